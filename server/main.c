@@ -1,0 +1,86 @@
+/* opal-server: parses flags, loads the sounds, serves until SIGINT/SIGTERM. */
+#include <grpc/grpc.h>
+#include <libgen.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "listen_probe.h"
+#include "log.h"
+#include "server.h"
+#include "server_options.h"
+#include "sound_library.h"
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_stop_signal(int sig) {
+  (void)sig;
+  stop_requested = 1;
+}
+
+static void handle_signals(void) {
+  struct sigaction sa = {.sa_handler = on_stop_signal};
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, NULL);
+  sigaction(SIGTERM, &sa, NULL);
+  signal(SIGPIPE, SIG_IGN);
+}
+
+/* The bundled assets: ../assets from the binary (build/opal-server). */
+static const char *bundled_assets(char *buf, size_t len) {
+  char exe[4096];
+  ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+  if (n <= 0) return "assets";
+  exe[n] = '\0';
+  snprintf(buf, len, "%s/../assets", dirname(exe));
+  return buf;
+}
+
+static void log_sounds(const sound_library *lib) {
+  for (unsigned m = 0; m < lib->mode_count; m++) {
+    const sound *s = &lib->sounds[m];
+    log_info("sound mode=%u file=%s packets=%zu duration_ms=%llu bytes=%zu", m, s->name,
+             s->count, (unsigned long long)sound_duration_ms(s), s->arena_used);
+  }
+}
+
+int main(int argc, char **argv) {
+  server_options opts;
+  char err[512], assets_buf[4200];
+  switch (server_options_parse(argc, argv, &opts, stdout, err, sizeof err)) {
+  case OPTIONS_DONE:
+    return 0;
+  case OPTIONS_BAD:
+    fprintf(stderr, "opal-server: %s\n", err);
+    return 2;
+  case OPTIONS_RUN:
+    break;
+  }
+  log_set_level(opts.log_level);
+  const char *assets = opts.assets ? opts.assets : bundled_assets(assets_buf, sizeof assets_buf);
+  if (listen_probe(opts.listen, err, sizeof err) != 0) {
+    fprintf(stderr, "opal-server: %s\n", err);
+    return 1;
+  }
+  sound_library sounds;
+  if (sound_library_load(&sounds, assets, err, sizeof err) != 0) {
+    fprintf(stderr, "opal-server: %s\n", err);
+    return 1;
+  }
+  log_sounds(&sounds);
+  handle_signals();
+
+  grpc_init();
+  opal_server server;
+  server_config config = {
+      .listen = opts.listen, .lead_ns = opts.lead_ms * NS_PER_MS, .sounds = &sounds};
+  int rc = server_start(&server, &config, err, sizeof err);
+  if (rc == 0) server_run(&server, &stop_requested);
+  else fprintf(stderr, "opal-server: %s\n", err);
+  grpc_shutdown();
+  sound_library_clear(&sounds);
+  return rc == 0 ? 0 : 1;
+}

@@ -1,0 +1,262 @@
+#include "server.h"
+
+#include <grpc/grpc_security.h>
+#include <grpc/support/time.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "audio_call.h"
+#include "clock.h"
+#include "device.h"
+#include "device_id.h"
+#include "event_call.h"
+#include "log.h"
+#include "metadata.h"
+#include "playback.h"
+#include "status_call.h"
+
+/* Pacing granularity: packets are 20 ms, the lead is ~150 ms. */
+#define TICK_NS (10 * NS_PER_MS)
+/* Longest wait in the queue with nothing playing; bounds how long a stop
+ * signal waits to be noticed. */
+#define IDLE_WAIT_NS (100 * NS_PER_MS)
+/* Requests kept posted per method: calls arriving meanwhile queue up. */
+#define REQUESTS_PER_METHOD 8
+
+static const char *const method_paths[CALL_KIND_COUNT] = {
+    [CALL_STATUS] = "/com.opalcamera.test.DeviceService/StatusStream",
+    [CALL_EVENT] = "/com.opalcamera.test.DeviceService/EventStream",
+    [CALL_AUDIO] = "/com.opalcamera.test.DeviceService/ServerAudioStream",
+};
+
+static const rpc_call_behaviour *const behaviours[CALL_KIND_COUNT] = {
+    [CALL_STATUS] = &status_call_behaviour,
+    [CALL_EVENT] = &event_call_behaviour,
+    [CALL_AUDIO] = &audio_call_behaviour,
+};
+
+/* A posted request for the next incoming call of one method (or, for
+ * CALL_UNKNOWN, of any method not registered). */
+typedef struct call_request {
+  loop_op op;
+  opal_server *server;
+  call_kind kind;
+  grpc_call *call;
+  gpr_timespec deadline;
+  grpc_metadata_array metadata;
+  grpc_byte_buffer *payload;
+  grpc_call_details details;
+} call_request;
+
+static void on_call(loop_op *op, bool ok);
+
+static void post_request(call_request *r) {
+  opal_server *s = r->server;
+  r->call = NULL;
+  r->payload = NULL;
+  grpc_metadata_array_init(&r->metadata);
+  grpc_call_error rc;
+  if (r->kind == CALL_UNKNOWN) {
+    grpc_call_details_init(&r->details);
+    rc = grpc_server_request_call(s->grpc, &r->call, &r->details, &r->metadata, s->cq,
+                                  s->cq, &r->op);
+  } else {
+    rc = grpc_server_request_registered_call(
+        s->grpc, s->methods[r->kind], &r->call, &r->deadline, &r->metadata,
+        r->kind == CALL_AUDIO ? &r->payload : NULL, s->cq, s->cq, &r->op);
+  }
+  if (rc != GRPC_CALL_OK) {
+    log_error("cannot wait for calls: grpc error %d", (int)rc);
+    abort();
+  }
+}
+
+static void release_request(call_request *r) {
+  grpc_metadata_array_destroy(&r->metadata);
+  if (r->kind == CALL_UNKNOWN) grpc_call_details_destroy(&r->details);
+  if (r->payload) grpc_byte_buffer_destroy(r->payload);
+}
+
+static void reject(opal_server *s, grpc_call *call, call_kind kind,
+                   grpc_status_code code, const char *details) {
+  rpc_call *c = rpc_call_start(s, kind, NULL, call, false);
+  log_warn("rejected call peer=%s: %s", c->peer, details);
+  rpc_call_finish(c, code, details);
+}
+
+/* Copies a valid device_id out of the metadata into `id`, or says why not. */
+static const char *take_device_id(const grpc_metadata_array *md,
+                                  char id[DEVICE_ID_MAX_LEN + 1]) {
+  grpc_slice value;
+  if (!metadata_find(md, "device_id", &value)) return "device_id metadata is missing";
+  const char *start = (const char *)GRPC_SLICE_START_PTR(value);
+  size_t len = GRPC_SLICE_LENGTH(value);
+  const char *problem = device_id_problem(start, len);
+  if (problem) return problem;
+  memcpy(id, start, len);
+  id[len] = '\0';
+  return NULL;
+}
+
+static void admit(opal_server *s, call_request *r) {
+  char id[DEVICE_ID_MAX_LEN + 1];
+  const char *problem = take_device_id(&r->metadata, id);
+  if (problem) {
+    reject(s, r->call, r->kind, GRPC_STATUS_INVALID_ARGUMENT, problem);
+    return;
+  }
+  if (r->kind == CALL_AUDIO && (problem = audio_call_check_request(r->payload))) {
+    reject(s, r->call, r->kind, GRPC_STATUS_INVALID_ARGUMENT, problem);
+    return;
+  }
+  device *d = registry_get(&s->devices, id);
+  if (!d) {
+    reject(s, r->call, r->kind, GRPC_STATUS_RESOURCE_EXHAUSTED, "server out of memory");
+    return;
+  }
+  rpc_call *c = rpc_call_start(s, r->kind, behaviours[r->kind], r->call, true);
+  device_attach(d, c);
+  if (r->kind == CALL_STATUS) status_call_open(c);
+  if (r->kind == CALL_EVENT) event_call_open(c);
+}
+
+static void on_call(loop_op *op, bool ok) {
+  call_request *r = container_of(op, call_request, op);
+  opal_server *s = r->server;
+  if (ok && s->stopping) {
+    reject(s, r->call, r->kind, GRPC_STATUS_UNAVAILABLE, "server shutting down");
+  } else if (ok && r->kind == CALL_UNKNOWN) {
+    char what[300];
+    int len = (int)GRPC_SLICE_LENGTH(r->details.method);
+    snprintf(what, sizeof what, "method %.*s is not implemented", len > 256 ? 256 : len,
+             (const char *)GRPC_SLICE_START_PTR(r->details.method));
+    reject(s, r->call, r->kind, GRPC_STATUS_UNIMPLEMENTED, what);
+  } else if (ok) {
+    admit(s, r);
+  }
+  release_request(r);
+  if (ok && !s->stopping) {
+    post_request(r);
+  } else {
+    free(r);
+  }
+}
+
+static int add_requests(opal_server *s, call_kind kind, int n) {
+  for (int i = 0; i < n; i++) {
+    call_request *r = calloc(1, sizeof *r);
+    if (!r) return -1;
+    r->op.fn = on_call;
+    r->server = s;
+    r->kind = kind;
+    post_request(r);
+  }
+  return 0;
+}
+
+static void on_shutdown(loop_op *op, bool ok) {
+  (void)ok;
+  opal_server *s = container_of(op, opal_server, shutdown_op);
+  s->shutdown_done = true;
+}
+
+static grpc_channel_args *make_args(void) {
+  static grpc_arg args[] = {
+      {GRPC_ARG_INTEGER, GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH, {.integer = SERVER_MAX_RECEIVE_BYTES}},
+      /* A second server on the same port must fail, not share it. */
+      {GRPC_ARG_INTEGER, GRPC_ARG_ALLOW_REUSEPORT, {.integer = 0}},
+      /* Find devices that vanished without closing their connection. */
+      {GRPC_ARG_INTEGER, GRPC_ARG_KEEPALIVE_TIME_MS, {.integer = 60000}},
+      {GRPC_ARG_INTEGER, GRPC_ARG_KEEPALIVE_TIMEOUT_MS, {.integer = 20000}},
+      {GRPC_ARG_INTEGER, GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, {.integer = 1}},
+      /* Devices may ping every 10 s to keep NAT paths open. */
+      {GRPC_ARG_INTEGER, GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, {.integer = 10000}},
+  };
+  static grpc_channel_args channel_args = {sizeof args / sizeof args[0], args};
+  return &channel_args;
+}
+
+static void destroy_queue(grpc_completion_queue *cq) {
+  grpc_completion_queue_shutdown(cq);
+  while (grpc_completion_queue_next(cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL).type !=
+         GRPC_QUEUE_SHUTDOWN) {
+  }
+  grpc_completion_queue_destroy(cq);
+}
+
+/* The HOST part of HOST:PORT, with the port actually bound. */
+static void describe_address(const char *listen, int port, char *out, size_t len) {
+  const char *colon = strrchr(listen, ':');
+  int host_len = colon ? (int)(colon - listen) : (int)strlen(listen);
+  snprintf(out, len, "%.*s:%d", host_len, listen, port);
+}
+
+int server_start(opal_server *s, const server_config *config, char *err, size_t err_len) {
+  memset(s, 0, sizeof *s);
+  s->config = *config;
+  s->shutdown_op.fn = on_shutdown;
+  s->grpc = grpc_server_create(make_args(), NULL);
+  s->cq = grpc_completion_queue_create_for_next(NULL);
+  grpc_server_register_completion_queue(s->grpc, s->cq, NULL);
+  for (int k = 0; k < CALL_KIND_COUNT; k++) {
+    s->methods[k] = grpc_server_register_method(
+        s->grpc, method_paths[k], NULL,
+        k == CALL_AUDIO ? GRPC_SRM_PAYLOAD_READ_INITIAL_BYTE_BUFFER : GRPC_SRM_PAYLOAD_NONE, 0);
+  }
+  grpc_server_credentials *creds = grpc_insecure_server_credentials_create();
+  s->port = grpc_server_add_http2_port(s->grpc, config->listen, creds);
+  grpc_server_credentials_release(creds);
+  if (s->port == 0) {
+    snprintf(err, err_len, "--listen %s: cannot listen there (address not local, or port in use)",
+             config->listen);
+    grpc_server_destroy(s->grpc);
+    destroy_queue(s->cq);
+    return -1;
+  }
+  grpc_server_start(s->grpc);
+  for (int k = 0; k < CALL_KIND_COUNT; k++) add_requests(s, (call_kind)k, REQUESTS_PER_METHOD);
+  add_requests(s, CALL_UNKNOWN, 1);
+  char where[300];
+  describe_address(config->listen, s->port, where, sizeof where);
+  log_info("listening on %s (lead %lld ms, %u modes)", where,
+           (long long)(config->lead_ns / NS_PER_MS), config->sounds->mode_count);
+  return 0;
+}
+
+static void begin_shutdown(opal_server *s) {
+  log_info("shutting down: ending %zu calls", s->live_call_count);
+  s->stopping = true;
+  for (rpc_call *c = s->live_calls; c; c = c->next)
+    rpc_call_abort(c, GRPC_STATUS_UNAVAILABLE, "server shutting down");
+  grpc_server_shutdown_and_notify(s->grpc, s->cq, &s->shutdown_op);
+  grpc_server_cancel_all_calls(s->grpc);
+}
+
+static gpr_timespec deadline_after(int64_t ns) {
+  if (ns < 0) ns = 0;
+  return gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC), gpr_time_from_nanos(ns, GPR_TIMESPAN));
+}
+
+void server_run(opal_server *s, volatile sig_atomic_t *stop_requested) {
+  int64_t next_tick = clock_now_ns() + TICK_NS;
+  while (!(s->stopping && s->shutdown_done && s->live_call_count == 0)) {
+    int64_t wait = s->playing ? next_tick - clock_now_ns() : IDLE_WAIT_NS;
+    grpc_event ev = grpc_completion_queue_next(s->cq, deadline_after(wait), NULL);
+    if (ev.type == GRPC_OP_COMPLETE) {
+      loop_op *op = ev.tag;
+      op->fn(op, ev.success != 0);
+    }
+    if (*stop_requested && !s->stopping) begin_shutdown(s);
+    /* Checked after every event, so a busy queue cannot starve pacing. */
+    int64_t now = clock_now_ns();
+    if (now >= next_tick) {
+      playback_tick(s);
+      next_tick = now + TICK_NS;
+    }
+  }
+  grpc_server_destroy(s->grpc);
+  destroy_queue(s->cq);
+  registry_clear(&s->devices);
+  log_info("stopped");
+}

@@ -1,0 +1,52 @@
+/* opal-server: the gRPC server, its completion queue, and the one thread
+ * that owns every device's state, drains the queue and paces audio. */
+#ifndef OPAL_SERVER_H
+#define OPAL_SERVER_H
+
+#include <grpc/grpc.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "loop_op.h"
+#include "registry.h"
+#include "rpc_call.h"
+#include "sound_library.h"
+
+/* Messages the server accepts; anything larger fails its call with
+ * RESOURCE_EXHAUSTED. The largest legal message is a DeviceStatus (~80 B). */
+#define SERVER_MAX_RECEIVE_BYTES (64 * 1024)
+
+typedef struct server_config {
+  const char *listen;          /* HOST:PORT */
+  int64_t lead_ns;             /* how far audio runs ahead of real time */
+  const sound_library *sounds; /* borrowed, outlives the server */
+} server_config;
+
+typedef struct opal_server {
+  server_config config;
+  grpc_server *grpc;
+  grpc_completion_queue *cq;
+  void *methods[CALL_KIND_COUNT]; /* registered method handles */
+  int port;                       /* the port actually bound */
+
+  registry devices;
+  rpc_call *live_calls; /* every call not yet freed */
+  size_t live_call_count;
+  struct device *playing; /* devices with a sound in progress */
+
+  bool stopping;
+  bool shutdown_done;
+  loop_op shutdown_op;
+} opal_server;
+
+/* Binds and starts serving. Returns 0, or -1 with one line in `err`.
+ * On failure nothing is left to clean up. */
+int server_start(opal_server *s, const server_config *config, char *err,
+                 size_t err_len);
+
+/* Runs the loop until `*stop_requested` becomes non-zero, then ends every
+ * call with UNAVAILABLE and frees everything server_start made. */
+void server_run(opal_server *s, volatile sig_atomic_t *stop_requested);
+
+#endif

@@ -1,0 +1,29 @@
+/* opal-server's command line. */
+#ifndef OPAL_SERVER_OPTIONS_H
+#define OPAL_SERVER_OPTIONS_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include "log.h"
+
+#define OPAL_VERSION "0.1.0"
+#define SERVER_DEFAULT_LISTEN "0.0.0.0:50051"
+#define SERVER_DEFAULT_LEAD_MS 150
+#define SERVER_MAX_LEAD_MS 5000
+
+typedef struct server_options {
+  const char *listen;
+  const char *assets; /* NULL: the bundled assets next to the binary */
+  long lead_ms;
+  log_level log_level;
+} server_options;
+
+typedef enum { OPTIONS_RUN, OPTIONS_DONE, OPTIONS_BAD } options_result;
+
+/* Parses argv. OPTIONS_DONE: --help or --version was printed to `out`.
+ * OPTIONS_BAD: `err` holds one line naming the flag at fault. */
+options_result server_options_parse(int argc, char **argv, server_options *o, FILE *out,
+                                    char *err, size_t err_len);
+
+#endif

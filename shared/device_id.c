@@ -1,0 +1,12 @@
+#include "device_id.h"
+
+const char *device_id_problem(const char *id, size_t len) {
+  if (len == 0) return "device_id is empty";
+  if (len > DEVICE_ID_MAX_LEN) return "device_id is longer than 64 bytes";
+  for (size_t i = 0; i < len; i++) {
+    unsigned char c = (unsigned char)id[i];
+    /* Printable ASCII only: ids end up in logs and terminals. */
+    if (c < 0x20 || c > 0x7e) return "device_id has a non-printable character";
+  }
+  return NULL;
+}
