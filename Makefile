@@ -4,6 +4,7 @@
 #   make run        install missing packages, build, serve on 0.0.0.0:50051
 #   make test       install, build (normal and ASan+UBSan), run every test
 #   make clean
+#   make V=1        show full compiler command lines
 #
 # Sanitizer builds live in build/asan/ and are made by calling this Makefile
 # again with BUILD=build/asan SANITIZE=1.
@@ -13,6 +14,8 @@ SANITIZE ?= 0
 GEN      := build/gen
 
 CC       ?= cc
+V        ?= 0
+Q        := $(if $(filter 1,$(V)),,@)
 PKGS     := grpc libprotobuf-c opus ogg sndfile samplerate
 CPPFLAGS += -Ishared -Iserver -I$(GEN) -D_POSIX_C_SOURCE=200809L
 CFLAGS   += -std=c11 -Wall -Wextra -Werror -g $(shell pkg-config --cflags $(PKGS))
@@ -37,6 +40,7 @@ UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
 .PHONY: all deps run test check unit asan clean
 .DEFAULT_GOAL := all
+.SECONDARY:
 
 all: $(BUILD)/opal-server $(UNIT_BIN) $(PY_GEN)
 
@@ -66,18 +70,22 @@ $(PY_GEN): proto/comms.proto
 
 $(BUILD)/obj/gen/comms.pb-c.o: $(GEN)/comms.pb-c.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
+	@echo "  CC      $@"
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
 
 $(BUILD)/obj/%.o: %.c $(GEN)/comms.pb-c.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
+	@echo "  CC      $@"
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
 
 $(BUILD)/opal-server: $(BUILD)/obj/server/main.o $(SERVER_OBJ) $(SHARED_OBJ)
-	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+	@echo "  LINK    $@"
+	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 $(BUILD)/tests/test_%: $(BUILD)/obj/tests/unit/test_%.o $(SERVER_OBJ) $(SHARED_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) $^ $(LDLIBS) -lcmocka -o $@
+	@echo "  LINK    $@"
+	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -lcmocka -o $@
 
 clean:
 	rm -rf build

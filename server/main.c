@@ -29,14 +29,20 @@ static void handle_signals(void) {
   signal(SIGPIPE, SIG_IGN);
 }
 
-/* The bundled assets: ../assets from the binary (build/opal-server). */
+/* The bundled assets: the repository's assets/ folder, found from the
+ * binary (build/opal-server or build/asan/opal-server). */
 static const char *bundled_assets(char *buf, size_t len) {
   char exe[4096];
   ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
   if (n <= 0) return "assets";
   exe[n] = '\0';
-  snprintf(buf, len, "%s/../assets", dirname(exe));
-  return buf;
+  const char *bin_dir = dirname(exe);
+  static const char *const candidates[] = {"%s/../assets", "%s/../../assets"};
+  for (size_t i = 0; i < sizeof candidates / sizeof *candidates; i++) {
+    snprintf(buf, len, candidates[i], bin_dir);
+    if (access(buf, F_OK) == 0) return buf;
+  }
+  return "assets";
 }
 
 static void log_sounds(const sound_library *lib) {

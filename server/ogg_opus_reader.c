@@ -12,6 +12,7 @@ typedef struct reader {
   sound *out;
   OpusDecoder *check; /* decodes every packet once, so a broken file fails here */
   long packet_no;     /* 0 = OpusHead, 1 = OpusTags, then audio */
+  bool saw_end;       /* the end-of-stream page: the file is whole */
   char *err;
   size_t err_len;
 } reader;
@@ -56,12 +57,16 @@ static int take_packet(reader *r, const ogg_packet *op) {
 static int drain_pages(reader *r, ogg_sync_state *sync, ogg_stream_state *stream,
                        bool *have_stream) {
   ogg_page page;
-  while (ogg_sync_pageout(sync, &page) == 1) {
+  int got_page;
+  while ((got_page = ogg_sync_pageout(sync, &page)) != 0) {
+    /* libogg skips damaged bytes; skipping audio would hide a broken file. */
+    if (got_page < 0) return fail(r, "corrupt Ogg data (bad page)");
     if (!*have_stream) {
       ogg_stream_init(stream, ogg_page_serialno(&page));
       *have_stream = true;
     }
     if (ogg_stream_pagein(stream, &page) != 0) continue;
+    r->saw_end = ogg_page_eos(&page) != 0;
     ogg_packet op;
     int got;
     while ((got = ogg_stream_packetout(stream, &op)) != 0) {
@@ -95,7 +100,9 @@ int ogg_opus_read(const char *path, sound *out, char *err, size_t err_len) {
     if ((rc = drain_pages(&r, &sync, &stream, &have_stream)) != 0 || n == 0) break;
   }
   if (rc == 0 && ferror(f)) rc = fail(&r, strerror(errno));
+  if (rc == 0 && r.packet_no == 0) rc = fail(&r, "not an Ogg Opus file");
   if (rc == 0 && r.packet_no < 3) rc = fail(&r, "no Opus audio packets");
+  if (rc == 0 && !r.saw_end) rc = fail(&r, "truncated (no end-of-stream page)");
 
   if (have_stream) ogg_stream_clear(&stream);
   ogg_sync_clear(&sync);

@@ -84,19 +84,19 @@ static int count_modes(char *names[], const char *dir, unsigned *count, char *er
                        size_t err_len) {
   unsigned n = 0;
   while (n < SOUND_LIBRARY_MAX_MODES && names[n]) n++;
+  for (unsigned m = n + 1; m < SOUND_LIBRARY_MAX_MODES; m++) {
+    if (names[m]) {
+      snprintf(err, err_len, "assets folder %s: %s is for mode %u, but mode %u has no sound",
+               dir, names[m], m, n);
+      return -1;
+    }
+  }
   if (n == 0) {
     snprintf(err, err_len,
              "assets folder %s: no mode sounds (expected files named "
              "0-name.opus, 1-name.wav, ...)",
              dir);
     return -1;
-  }
-  for (unsigned m = n; m < SOUND_LIBRARY_MAX_MODES; m++) {
-    if (names[m]) {
-      snprintf(err, err_len, "assets folder %s: %s is for mode %u, but mode %u has no sound",
-               dir, names[m], m, n);
-      return -1;
-    }
   }
   *count = n;
   return 0;

@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Runs every test suite: the unit tests and the interop test, first against
+# the normal build, then against the ASan+UBSan build, then the server under
+# valgrind for a short session. Ends with one line: "N passed, M failed".
+set -u
+cd "$(dirname "$0")/.."
+
+PY=/usr/bin/python3
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0
+export LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp:print_suppressions=0
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+
+passed=0
+failed=0
+failures=()
+
+record() { # suite-name passed failed
+  passed=$((passed + $2))
+  failed=$((failed + $3))
+  [[ $3 -gt 0 ]] && failures+=("$1")
+}
+
+# A cmocka binary: counts come from its own summary lines. A binary that
+# dies before printing them counts as one failure.
+run_cmocka() {
+  local name=$1 bin=$2 out rc p f
+  echo "=== $name"
+  out=$("$bin" 2>&1)
+  rc=$?
+  echo "$out"
+  p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' <<<"$out" | tail -1)
+  f=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' <<<"$out" | tail -1)
+  p=${p:-0} f=${f:-0}
+  [[ $rc -ne 0 && $f -eq 0 ]] && f=1
+  record "$name" "$p" "$f"
+}
+
+# A Python unittest run: counts from "Ran N tests" and "FAILED (...)".
+run_unittest() {
+  local name=$1 rc out ran f
+  shift
+  echo "=== $name"
+  out=$("$@" 2>&1)
+  rc=$?
+  echo "$out"
+  ran=$(sed -n 's/^Ran \([0-9]*\) test.*/\1/p' <<<"$out" | tail -1)
+  f=0
+  for n in $(grep '^FAILED (' <<<"$out" | tail -1 | grep -o -E '(failures|errors)=[0-9]+' | cut -d= -f2); do
+    f=$((f + n))
+  done
+  ran=${ran:-0}
+  [[ $rc -ne 0 && $f -eq 0 ]] && f=1
+  record "$name" $((ran - f < 0 ? 0 : ran - f)) "$f"
+}
+
+for build in build build/asan; do
+  for bin in "$build"/tests/test_*; do
+    run_cmocka "unit $(basename "$bin") ($build)" "$bin"
+  done
+  OPAL_SERVER=$PWD/$build/opal-server \
+    run_unittest "interop ($build)" $PY tests/interop/test_interop.py
+done
+
+# Valgrind on a normal run: a short session (connect, play, stop,
+# preempt, disconnect, SIGTERM) must end with no error and no leak.
+OPAL_SERVER=$PWD/build/opal-server \
+OPAL_SERVER_WRAPPER="valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite -q --suppressions=$PWD/tests/valgrind.supp" \
+  run_unittest "interop under valgrind (build)" $PY tests/interop/test_interop.py -k Valgrind
+
+echo
+for f in "${failures[@]}"; do echo "FAILED: $f"; done
+echo "$passed passed, $failed failed"
+[[ $failed -eq 0 ]]
