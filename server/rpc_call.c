@@ -88,8 +88,7 @@ static void on_status(loop_op *op, bool ok) {
 }
 
 rpc_call *rpc_call_start(opal_server *server, call_kind kind,
-                         const rpc_call_behaviour *behaviour, grpc_call *call,
-                         bool accepted) {
+                         const rpc_call_behaviour *behaviour, grpc_call *call) {
   rpc_call *c = calloc(1, sizeof *c);
   if (!c) abort(); /* no sensible way to serve on without memory */
   c->kind = kind;
@@ -107,10 +106,10 @@ rpc_call *rpc_call_start(opal_server *server, call_kind kind,
   grpc_op close = {.op = GRPC_OP_RECV_CLOSE_ON_SERVER};
   close.data.recv_close_on_server.cancelled = &c->cancelled;
   start_batch(c, &close, 1, &c->close_op);
-  if (accepted) {
-    grpc_op meta = {.op = GRPC_OP_SEND_INITIAL_METADATA};
-    start_batch(c, &meta, 1, &c->meta_op);
-  }
+  /* Sent even for calls about to be rejected: without it this gRPC
+   * version never delivers a status sent on its own. */
+  grpc_op meta = {.op = GRPC_OP_SEND_INITIAL_METADATA};
+  start_batch(c, &meta, 1, &c->meta_op);
   return c;
 }
 

@@ -50,12 +50,11 @@ struct rpc_call {
   rpc_call *prev, *next; /* the server's list of live calls */
 };
 
-/* Takes ownership of `call` and starts watching for its end. With
- * `accepted`, sends initial metadata too; otherwise the caller is expected
- * to rpc_call_finish it with an error. */
+/* Takes ownership of `call`, sends its initial metadata and starts
+ * watching for its end. `behaviour` may be NULL for a call that is only
+ * going to be rejected with rpc_call_finish. */
 rpc_call *rpc_call_start(struct opal_server *server, call_kind kind,
-                         const rpc_call_behaviour *behaviour, grpc_call *call,
-                         bool accepted);
+                         const rpc_call_behaviour *behaviour, grpc_call *call);
 
 /* True when a send can start now. */
 bool rpc_call_can_send(const rpc_call *c);

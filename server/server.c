@@ -80,7 +80,7 @@ static void release_request(call_request *r) {
 
 static void reject(opal_server *s, grpc_call *call, call_kind kind,
                    grpc_status_code code, const char *details) {
-  rpc_call *c = rpc_call_start(s, kind, NULL, call, false);
+  rpc_call *c = rpc_call_start(s, kind, NULL, call);
   log_warn("rejected call peer=%s: %s", c->peer, details);
   rpc_call_finish(c, code, details);
 }
@@ -115,7 +115,7 @@ static void admit(opal_server *s, call_request *r) {
     reject(s, r->call, r->kind, GRPC_STATUS_RESOURCE_EXHAUSTED, "server out of memory");
     return;
   }
-  rpc_call *c = rpc_call_start(s, r->kind, behaviours[r->kind], r->call, true);
+  rpc_call *c = rpc_call_start(s, r->kind, behaviours[r->kind], r->call);
   device_attach(d, c);
   if (r->kind == CALL_STATUS) status_call_open(c);
   if (r->kind == CALL_EVENT) event_call_open(c);

@@ -140,7 +140,12 @@ def grpc_call(host, port, path, metadata, *, message=None, end_stream=True, time
     None), 'message', 'headers', 'trailers', 'data_frames', 'rst', 'goaway'."""
     result = {"status": None, "message": None, "headers": [], "trailers": [],
               "data_frames": 0, "rst": None, "goaway": None, "timed_out": False}
-    s = socket.create_connection((host, port), timeout=timeout)
+    result["error"] = None
+    try:
+        s = socket.create_connection((host, port), timeout=timeout)
+    except OSError as e:
+        result["error"] = "connect: %s" % e
+        return result
     try:
         hdr = b"".join([
             _literal(b":method", b"POST"), _literal(b":scheme", b"http"),
@@ -226,5 +231,8 @@ def grpc_call(host, port, path, metadata, *, message=None, end_stream=True, time
                                 result["message"] = urllib.parse.unquote(v)
                         if block_end_stream:
                             return result
+    except OSError as e:
+        result["error"] = "socket: %s" % e
+        return result
     finally:
         s.close()

@@ -81,6 +81,7 @@ class ServerProcess:
         self._cond = threading.Condition()
         self._threads = []
         self.exit_code = None
+        self.signalled = False
 
     @property
     def target(self):
@@ -131,6 +132,21 @@ class ServerProcess:
             % (START_TIMEOUT, rc, " ".join(self.cmd), "\n".join(self.lines[-40:]),
                "\n".join(self.stdout_lines[-20:])))
 
+    def signal(self, sig):
+        self.signalled = True
+        self.proc.send_signal(sig)
+
+    def death_note(self):
+        """Explains an exit the test did not cause."""
+        rc = self.proc.returncode
+        note = "exit code %s" % rc
+        if rc is not None and rc < 0:
+            note += " (killed by signal %d)" % -rc
+        elif rc == 0 and not self.signalled and any("shutting down" in l for l in self.lines):
+            note += ("; the server logged an orderly shutdown although this test sent no signal: "
+                     "it got SIGINT/SIGTERM from OUTSIDE the test (another process killing opal-server?)")
+        return note
+
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
 
@@ -139,7 +155,7 @@ class ServerProcess:
         if self.proc is None:
             return None, None
         if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
+            self.signal(signal.SIGTERM)
             try:
                 self.proc.wait(STOP_TIMEOUT)
             except subprocess.TimeoutExpired:
@@ -195,6 +211,7 @@ class ServerProcess:
 
 class OpalTestCase(unittest.TestCase):
     server = None
+    server_must_survive = True
     _ids = 0
 
     @classmethod
@@ -212,11 +229,36 @@ class OpalTestCase(unittest.TestCase):
         if err:
             raise AssertionError("%s\nlast stderr lines:\n%s" % (err, cls.server.log_tail()))
 
+    def setUp(self):
+        self._clients = []
+
     def tearDown(self):
-        # Clean-ups (client disconnects) run after tearDown; check liveness here.
-        if self.server is not None and self.server.proc is not None and not self.server.alive():
-            self.fail("server process died during %s (exit code %s)\nlast stderr lines:\n%s"
-                      % (self.id(), self.server.proc.returncode, self.server.log_tail()))
+        # Invariants over every client of the test (clean-ups, i.e. client
+        # disconnects, run after tearDown).
+        problems = []
+        for c in getattr(self, "_clients", []):
+            with c._cond:
+                sets, reqs, resps, packets = list(c.sets), len(c.requests), len(c.responses), list(c.packets)
+            partial = [s for s in sets if s.present != (True,) * 5]
+            if partial:
+                problems.append("%s: %d SET(s) without all of led_1..led_5, first: %s"
+                                % (c.device_id, len(partial), partial[0].msg))
+            if reqs != resps:
+                problems.append("%s: %d requests but %d responses" % (c.device_id, reqs, resps))
+            bad = [p for p in packets if not p.ok]
+            if bad:
+                problems.append("%s: %d packets did not decode, first %r (%s)"
+                                % (c.device_id, len(bad), bad[0], oc.opus_error_text(bad[0].ret)))
+            errs = framing_errors(packets)
+            if errs:
+                problems.append("%s: framing: %s" % (c.device_id, errs[:3]))
+        # Check liveness here too.
+        srv = self.server
+        if self.server_must_survive and srv is not None and srv.proc is not None and not srv.alive():
+            self.fail("server process died during %s (%s)\nlast stderr lines:\n%s"
+                      % (self.id(), self.server.death_note(), self.server.log_tail()))
+        if problems:
+            self.fail("invariants violated:\n  " + "\n  ".join(problems))
 
     # ---- helpers ---------------------------------------------------------
 
@@ -227,6 +269,7 @@ class OpalTestCase(unittest.TestCase):
     def client(self, device_id=None, **kw):
         c = OpalClient(self.server.target, device_id or self.new_id("dev"), **kw)
         self.addCleanup(c.disconnect)
+        self._clients.append(c)
         return c
 
     def connected_client(self, device_id=None, **kw):
@@ -688,38 +731,62 @@ class MultiDeviceTests(OpalTestCase):
 class RobustnessTests(OpalTestCase):
 
     def _expect_invalid(self, metadata, what):
+        """Opens each of the three methods with `metadata`; every one must end
+        with INVALID_ARGUMENT mentioning device_id.  All three are tried before
+        asserting, so a failure lists what each method did."""
         results = {}
-        for path in (oc.PATH_STATUS, oc.PATH_EVENT, oc.PATH_AUDIO):
-            msgs = ()
-            if path == oc.PATH_EVENT:
-                pb2 = oc.load_pb2()
-                msgs = (pb2.DeviceEvent(button_event=pb2.ButtonEvent(button_id=MODE, event=PRESS)),)
-            rc = oc.open_raw_call(self.server.target, path, metadata, messages=msgs, timeout=5 * SLOW)
-            try:
+        pb2 = oc.load_pb2()
+        calls = []
+        t0 = time.monotonic()
+        try:
+            for path in (oc.PATH_STATUS, oc.PATH_EVENT, oc.PATH_AUDIO):
+                msgs = ()
+                if path == oc.PATH_EVENT:
+                    msgs = (pb2.DeviceEvent(button_event=pb2.ButtonEvent(button_id=MODE, event=PRESS)),)
+                calls.append((path, oc.open_raw_call(self.server.target, path, metadata, messages=msgs,
+                                                     timeout=2 * SLOW)))
+            for path, rc in calls:   # the three run concurrently; each has its own deadline
                 code, details, responses = rc.result()
-            finally:
+                results[path.rsplit("/", 1)[1]] = (code, details, len(responses), time.monotonic() - t0)
+        finally:
+            for _, rc in calls:
                 rc.close()
-            results[path.rsplit("/", 1)[1]] = (code, details)
-            self.assertEqual(code, grpc.StatusCode.INVALID_ARGUMENT,
-                             "%s: %s ended with %s (%r) after %d responses, expected INVALID_ARGUMENT"
-                             % (what, path, code, details, len(responses)))
-            self.assertIn("device_id", (details or "").lower(),
-                          "%s: %s details do not mention device_id: %r" % (what, path, details))
+        bad = {k: v for k, v in results.items()
+               if v[0] != grpc.StatusCode.INVALID_ARGUMENT or "device_id" not in (v[1] or "").lower()}
+        if bad:
+            self.fail("device_id %s: expected INVALID_ARGUMENT mentioning device_id on every method; got %s"
+                      % (what, "; ".join("%s -> %s %r after %d responses, %s"
+                                         % (k, v[0].name if v[0] else v[0], v[1], v[2], ms(v[3]))
+                                         for k, v in results.items())))
         return results
 
     def _expect_invalid_raw(self, value, what):
         """For values grpcio refuses to send: a hand-made HTTP/2 request."""
         pb2 = oc.load_pb2()
         host, port = "127.0.0.1", self.server.port
-        for path, msg, end in ((oc.PATH_STATUS, None, False),
-                               (oc.PATH_EVENT, None, False),
-                               (oc.PATH_AUDIO, pb2.AudioStreamRequest(start=True).SerializeToString(), True)):
-            r = h2raw.grpc_call(host, port, path, [(b"device_id", value)], message=msg,
-                                end_stream=end, timeout=5 * SLOW)
-            self.assertEqual(r["status"], grpc.StatusCode.INVALID_ARGUMENT.value[0],
-                             "%s: %s: expected grpc-status 3 (INVALID_ARGUMENT), got %r" % (what, path, r))
-            self.assertIn("device_id", (r["message"] or "").lower(),
-                          "%s: %s grpc-message does not mention device_id: %r" % (what, path, r["message"]))
+        results = {}
+        def one(path, msg, end):
+            results[path.rsplit("/", 1)[1]] = h2raw.grpc_call(
+                host, port, path, [(b"device_id", value)], message=msg, end_stream=end, timeout=2 * SLOW)
+        threads = [threading.Thread(target=one, args=a, daemon=True) for a in (
+            (oc.PATH_STATUS, None, False),
+            (oc.PATH_EVENT, None, False),
+            (oc.PATH_AUDIO, pb2.AudioStreamRequest(start=True).SerializeToString(), True))]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join(10 * SLOW)
+        bad = {k: r for k, r in results.items()
+               if r["status"] != grpc.StatusCode.INVALID_ARGUMENT.value[0]
+               or "device_id" not in (r["message"] or "").lower()}
+        if bad:
+            got = "; ".join("%s -> status %r message %r%s%s" % (
+                k, r["status"], r["message"],
+                " (no status within %.0f s)" % (2 * SLOW) if r["timed_out"] else "",
+                " (%s)" % r["error"] if r["error"] else "") for k, r in sorted(results.items()))
+            self.fail("device_id %s (raw HTTP/2): expected grpc-status 3 mentioning device_id on every "
+                      "method; got %s" % (what, got))
+        return results
 
     def test_09_bad_device_id(self):
         cases = [
@@ -730,7 +797,8 @@ class RobustnessTests(OpalTestCase):
         for what, md in cases:
             with self.subTest(case=what):
                 res = self._expect_invalid(md, what)
-                print("device_id %s: %s" % (what, {k: v[0].name for k, v in res.items()}))
+                print("device_id %s: %s" % (what, ", ".join("%s %s in %s" % (k, v[0].name, ms(v[3]))
+                                                           for k, v in res.items())))
         # grpcio refuses to send non-printable metadata values itself ("metadata
         # was invalid"), so these go through a hand-made HTTP/2 request.
         for what, value in (("contains \\x01", b"bad\x01id"), ("contains \\x7f", b"bad\x7fid")):
@@ -850,7 +918,7 @@ class ShutdownTests(OpalTestCase):
         self.play(b)
         time.sleep(0.3)
         t0 = time.monotonic()
-        self.server.proc.send_signal(signal.SIGTERM)
+        self.server.signal(signal.SIGTERM)
         try:
             rc = self.server.proc.wait(STOP_TIMEOUT)
         except subprocess.TimeoutExpired:
@@ -868,8 +936,7 @@ class ShutdownTests(OpalTestCase):
         print("server exited with %s, %s after SIGTERM" % (rc, ms(t_exit)))
         self.assertEqual(rc, 0, "server exit code after SIGTERM\n%s" % self.server.log_tail())
 
-    def tearDown(self):
-        pass  # the server is meant to be gone here
+    server_must_survive = False  # this test stops the server itself
 
 
 if __name__ == "__main__":
