@@ -101,8 +101,8 @@ int ogg_opus_read(const char *path, sound *out, char *err, size_t err_len) {
   }
   if (rc == 0 && ferror(f)) rc = fail(&r, strerror(errno));
   if (rc == 0 && r.packet_no == 0) rc = fail(&r, "not an Ogg Opus file");
-  if (rc == 0 && r.packet_no < 3) rc = fail(&r, "no Opus audio packets");
   if (rc == 0 && !r.saw_end) rc = fail(&r, "truncated (no end-of-stream page)");
+  if (rc == 0 && r.packet_no < 3) rc = fail(&r, "no Opus audio packets");
 
   if (have_stream) ogg_stream_clear(&stream);
   ogg_sync_clear(&sync);

@@ -57,6 +57,8 @@ for build in build build/asan; do
     run_cmocka "unit $(basename "$bin") ($build)" "$bin"
   done
   OPAL_SERVER=$PWD/$build/opal-server \
+    run_unittest "command line ($build)" $PY tests/interop/test_cli.py
+  OPAL_SERVER=$PWD/$build/opal-server \
     run_unittest "interop ($build)" $PY tests/interop/test_interop.py
 done
 

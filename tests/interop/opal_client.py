@@ -294,8 +294,10 @@ class OpalClient:
     """
 
     def __init__(self, target, device_id, *, audio=True, metadata=None,
-                 separate_connection=True, event_timeout=5.0, connect=True):
+                 separate_connection=True, event_timeout=5.0, connect=True,
+                 set_reply="success"):
         self.pb2 = load_pb2()
+        self.set_reply = set_reply  # what this device answers to every SET
         self.target = target
         self.device_id = device_id
         self.metadata = ((("device_id", device_id),) if metadata is None else metadata)
@@ -441,7 +443,7 @@ class OpalClient:
                     with self._cond:
                         self.leds = list(leds)
                         self.sets.append(SetRecord(t, leds, present, req))
-                    resp = pb2.DeviceStatusResponse(status="success")
+                    resp = pb2.DeviceStatusResponse(status=self.set_reply)
                 else:
                     resp = pb2.DeviceStatusResponse(status="error: empty request")
                 with self._cond:

@@ -511,6 +511,23 @@ class ProtocolTests(OpalTestCase):
                                     % (expect[what], did, what, got))
 
 
+    def test_16_failed_set_is_logged_with_the_device(self):
+        did = self.new_id("t16")
+        c = self.connected_client(did, set_reply="led driver fault")
+        self.press_ok(c, MODE)
+        deadline = time.monotonic() + 2 * SLOW
+        while time.monotonic() < deadline:
+            warns = [l for l in self.server.device_lines(did) if "led driver fault" in l]
+            if len(warns) >= 2:
+                break
+            time.sleep(0.05)
+        print("warnings: %r" % warns)
+        self.assertGreaterEqual(len(warns), 2, "each non-success SET answer must be logged with device=%s" % did)
+        self.assertTrue(all(" warn " in w for w in warns), warns)
+        # The device is still served normally.
+        self.press_ok(c, MODE)
+
+
 # --------------------------------------------------------------------------
 # Audio: stop, latency, pacing, preemption
 # --------------------------------------------------------------------------

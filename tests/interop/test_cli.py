@@ -1,0 +1,100 @@
+#!/usr/bin/python3
+"""The server's command line: --help, --version, and one clear line for each
+way start-up can fail (bad flag, port in use, assets folder missing or
+empty, a sound file that does not decode).
+
+Run:   /usr/bin/python3 tests/interop/test_cli.py
+Environment: OPAL_SERVER (default <repo>/build/opal-server).
+"""
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import unittest
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SERVER = os.environ.get("OPAL_SERVER") or os.path.join(REPO, "build", "opal-server")
+
+
+def run(*args, timeout=20):
+    """Runs the server to completion; returns (exit code, stdout, stderr)."""
+    p = subprocess.run([SERVER, *args], capture_output=True, text=True, timeout=timeout)
+    return p.returncode, p.stdout, p.stderr
+
+
+class CommandLineTests(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="opal-cli-")
+        self.addCleanup(shutil.rmtree, self.tmp, True)
+
+    def assertOneLineError(self, rc, err, expected_rc, *fragments):
+        """Exit code as expected, stderr one line starting 'opal-server: '."""
+        lines = err.strip().splitlines()
+        self.assertEqual(rc, expected_rc, "exit code; stderr: %r" % err)
+        self.assertEqual(len(lines), 1, "expected one line, got: %r" % err)
+        self.assertTrue(lines[0].startswith("opal-server: "), lines[0])
+        for f in fragments:
+            self.assertIn(f, lines[0])
+        print(lines[0])
+
+    def test_help_lists_every_flag(self):
+        rc, out, err = run("--help")
+        self.assertEqual(rc, 0)
+        self.assertEqual(err, "")
+        for flag in ("--listen", "--assets", "--lead-ms", "--log-level", "--help", "--version"):
+            self.assertIn(flag, out)
+
+    def test_version(self):
+        rc, out, _ = run("--version")
+        self.assertEqual(rc, 0)
+        self.assertRegex(out, r"^opal-server \d+\.\d+\.\d+\n$")
+
+    def test_bad_flags_name_the_flag(self):
+        cases = [
+            (("--nonsense",), "--nonsense"),
+            (("--lead-ms", "soon"), "--lead-ms"),
+            (("--lead-ms", "-5"), "--lead-ms"),
+            (("--listen", "no-port"), "--listen"),
+            (("--listen", "host:99999"), "--listen"),
+            (("--log-level", "chatty"), "--log-level"),
+            (("--assets",), "--assets"),
+        ]
+        for args, flag in cases:
+            rc, _, err = run(*args)
+            self.assertOneLineError(rc, err, 2, flag)
+
+    def test_port_in_use(self):
+        with socket.socket() as taken:
+            taken.bind(("127.0.0.1", 0))
+            taken.listen()
+            port = taken.getsockname()[1]
+            rc, _, err = run("--listen", "127.0.0.1:%d" % port)
+        self.assertOneLineError(rc, err, 1, "port %d is already in use" % port)
+
+    def test_missing_assets_folder(self):
+        missing = os.path.join(self.tmp, "nowhere")
+        rc, _, err = run("--listen", "127.0.0.1:0", "--assets", missing)
+        self.assertOneLineError(rc, err, 1, missing, "No such file or directory")
+
+    def test_assets_folder_without_sounds(self):
+        rc, _, err = run("--listen", "127.0.0.1:0", "--assets", self.tmp)
+        self.assertOneLineError(rc, err, 1, "no mode sounds")
+
+    def test_sound_that_does_not_decode(self):
+        with open(os.path.join(self.tmp, "0-noise.wav"), "wb") as f:
+            f.write(b"RIFF\x10\x00\x00\x00WAVEjunkjunk")
+        rc, _, err = run("--listen", "127.0.0.1:0", "--assets", self.tmp)
+        self.assertOneLineError(rc, err, 1, "0-noise.wav")
+
+    def test_broken_ogg_opus(self):
+        shutil.copy(os.path.join(REPO, "assets", "0-chime.opus"), os.path.join(self.tmp, "0-chime.opus"))
+        with open(os.path.join(self.tmp, "0-chime.opus"), "r+b") as f:
+            f.truncate(5000)
+        rc, _, err = run("--listen", "127.0.0.1:0", "--assets", self.tmp)
+        self.assertOneLineError(rc, err, 1, "0-chime.opus", "truncated")
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
