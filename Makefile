@@ -48,7 +48,7 @@ deps:
 	@scripts/install-deps.sh
 
 run: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory $(BUILD)/opal-server
 	$(BUILD)/opal-server --listen 0.0.0.0:50051 --assets assets
 
 test: deps
