@@ -17,9 +17,11 @@ CC       ?= cc
 V        ?= 0
 Q        := $(if $(filter 1,$(V)),,@)
 PKGS     := grpc libprotobuf-c opus ogg sndfile samplerate
-CPPFLAGS += -Ishared -Iserver -I$(GEN) -D_POSIX_C_SOURCE=200809L
-CFLAGS   += -std=c11 -Wall -Wextra -Werror -g $(shell pkg-config --cflags $(PKGS))
+DEV_PKGS := portaudio-2.0 libgpiod inih
+CPPFLAGS += -Ishared -I$(GEN) -D_POSIX_C_SOURCE=200809L
+CFLAGS   += -std=c11 -Wall -Wextra -Werror -g $(shell pkg-config --cflags $(PKGS) $(DEV_PKGS))
 LDLIBS   += $(shell pkg-config --libs $(PKGS)) -lm -lpthread
+DEV_LIBS := $(shell pkg-config --libs $(DEV_PKGS))
 
 ifeq ($(SANITIZE),1)
 CFLAGS  += -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
@@ -30,19 +32,27 @@ endif
 
 SHARED_SRC := $(wildcard shared/*.c)
 SERVER_SRC := $(filter-out server/main.c,$(wildcard server/*.c))
-PROTO_C    := $(GEN)/comms.pb-c.c
+DEVICE_SRC := $(filter-out device/main.c,$(wildcard device/*.c))
 PY_GEN     := $(GEN)/python/comms_pb2.py
 
 SHARED_OBJ := $(SHARED_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/comms.pb-c.o
 SERVER_OBJ := $(SERVER_SRC:%.c=$(BUILD)/obj/%.o)
-UNIT_SRC   := $(wildcard tests/unit/test_*.c)
+DEVICE_OBJ := $(DEVICE_SRC:%.c=$(BUILD)/obj/%.o)
+# The gpio back end is tested against a stand-in for libgpiod (same header),
+# so its tests link these objects and tests/unit/gpio/fake_gpiod.c, not -lgpiod.
+GPIO_OBJ   := $(filter $(BUILD)/obj/device/hw_gpio.o $(BUILD)/obj/device/button_timing.o \
+                $(BUILD)/obj/device/led_threshold.o,$(DEVICE_OBJ))
+
+# Unit tests: tests/unit/<program>/test_*.c -> $(BUILD)/tests/<program>/test_*
+UNIT_SRC   := $(wildcard tests/unit/*/test_*.c)
 UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+PROGRAMS   := $(BUILD)/opal-server $(if $(wildcard device/main.c),$(BUILD)/opal-device)
 
 .PHONY: all deps run test check unit asan clean
 .DEFAULT_GOAL := all
 .SECONDARY:
 
-all: $(BUILD)/opal-server $(UNIT_BIN) $(PY_GEN)
+all: $(PROGRAMS) $(UNIT_BIN) $(PY_GEN)
 
 deps:
 	@scripts/install-deps.sh
@@ -57,7 +67,7 @@ test: deps
 	@tests/run-tests.sh
 
 asan:
-	@$(MAKE) --no-print-directory BUILD=build/asan SANITIZE=1 build/asan/opal-server $(UNIT_BIN:$(BUILD)/%=build/asan/%)
+	@$(MAKE) --no-print-directory BUILD=build/asan SANITIZE=1 $(PROGRAMS:$(BUILD)/%=build/asan/%) $(UNIT_BIN:$(BUILD)/%=build/asan/%)
 
 # Generated code: protobuf-c for C, protoc for the Python interop test.
 $(GEN)/comms.pb-c.c $(GEN)/comms.pb-c.h: proto/comms.proto
@@ -78,11 +88,29 @@ $(BUILD)/obj/%.o: %.c $(GEN)/comms.pb-c.h
 	@echo "  CC      $@"
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
 
+$(BUILD)/obj/server/%.o $(BUILD)/obj/tests/unit/server/%.o: CPPFLAGS += -Iserver
+$(BUILD)/obj/device/%.o $(BUILD)/obj/tests/unit/device/%.o $(BUILD)/obj/tests/unit/gpio/%.o: CPPFLAGS += -Idevice
+
 $(BUILD)/opal-server: $(BUILD)/obj/server/main.o $(SERVER_OBJ) $(SHARED_OBJ)
 	@echo "  LINK    $@"
 	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
-$(BUILD)/tests/test_%: $(BUILD)/obj/tests/unit/test_%.o $(SERVER_OBJ) $(SHARED_OBJ)
+$(BUILD)/opal-device: $(BUILD)/obj/device/main.o $(DEVICE_OBJ) $(SHARED_OBJ)
+	@echo "  LINK    $@"
+	$(Q)$(CC) $(LDFLAGS) $^ $(DEV_LIBS) $(LDLIBS) -o $@
+
+$(BUILD)/tests/server/test_%: $(BUILD)/obj/tests/unit/server/test_%.o $(SERVER_OBJ) $(SHARED_OBJ)
+	@mkdir -p $(dir $@)
+	@echo "  LINK    $@"
+	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -lcmocka -o $@
+
+$(BUILD)/tests/device/test_%: $(BUILD)/obj/tests/unit/device/test_%.o $(DEVICE_OBJ) $(SHARED_OBJ)
+	@mkdir -p $(dir $@)
+	@echo "  LINK    $@"
+	$(Q)$(CC) $(LDFLAGS) $^ $(DEV_LIBS) $(LDLIBS) -lcmocka -o $@
+
+$(BUILD)/tests/gpio/test_%: $(BUILD)/obj/tests/unit/gpio/test_%.o $(BUILD)/obj/tests/unit/gpio/fake_gpiod.o \
+                            $(GPIO_OBJ) $(SHARED_OBJ)
 	@mkdir -p $(dir $@)
 	@echo "  LINK    $@"
 	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -lcmocka -o $@

@@ -53,8 +53,8 @@ run_unittest() {
 }
 
 for build in build build/asan; do
-  for bin in "$build"/tests/test_*; do
-    run_cmocka "unit $(basename "$bin") ($build)" "$bin"
+  for bin in "$build"/tests/*/test_*; do
+    run_cmocka "unit ${bin#"$build"/tests/} ($build)" "$bin"
   done
   OPAL_SERVER=$PWD/$build/opal-server \
     run_unittest "command line ($build)" $PY tests/interop/test_cli.py
