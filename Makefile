@@ -38,10 +38,11 @@ PY_GEN     := $(GEN)/python/comms_pb2.py
 SHARED_OBJ := $(SHARED_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/comms.pb-c.o
 SERVER_OBJ := $(SERVER_SRC:%.c=$(BUILD)/obj/%.o)
 DEVICE_OBJ := $(DEVICE_SRC:%.c=$(BUILD)/obj/%.o)
-# The gpio back end is tested against a stand-in for libgpiod (same header),
-# so its tests link these objects and tests/unit/gpio/fake_gpiod.c, not -lgpiod.
-GPIO_OBJ   := $(filter $(BUILD)/obj/device/hw_gpio.o $(BUILD)/obj/device/button_timing.o \
-                $(BUILD)/obj/device/led_threshold.o,$(DEVICE_OBJ))
+# Programs and tests link static archives, so a test pulls in only the
+# objects it uses (and their libraries' symbols).
+SHARED_LIB := $(BUILD)/libopal-shared.a
+SERVER_LIB := $(BUILD)/libopal-server.a
+DEVICE_LIB := $(BUILD)/libopal-device.a
 
 # Unit tests: tests/unit/<program>/test_*.c -> $(BUILD)/tests/<program>/test_*
 UNIT_SRC   := $(wildcard tests/unit/*/test_*.c)
@@ -91,29 +92,38 @@ $(BUILD)/obj/%.o: %.c $(GEN)/comms.pb-c.h
 $(BUILD)/obj/server/%.o $(BUILD)/obj/tests/unit/server/%.o: CPPFLAGS += -Iserver
 $(BUILD)/obj/device/%.o $(BUILD)/obj/tests/unit/device/%.o $(BUILD)/obj/tests/unit/gpio/%.o: CPPFLAGS += -Idevice
 
-$(BUILD)/opal-server: $(BUILD)/obj/server/main.o $(SERVER_OBJ) $(SHARED_OBJ)
+$(SHARED_LIB): $(SHARED_OBJ)
+$(SERVER_LIB): $(SERVER_OBJ)
+$(DEVICE_LIB): $(DEVICE_OBJ)
+$(SHARED_LIB) $(SERVER_LIB) $(DEVICE_LIB):
+	@echo "  AR      $@"
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/opal-server: $(BUILD)/obj/server/main.o $(SERVER_LIB) $(SHARED_LIB)
 	@echo "  LINK    $@"
 	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
-$(BUILD)/opal-device: $(BUILD)/obj/device/main.o $(DEVICE_OBJ) $(SHARED_OBJ)
+$(BUILD)/opal-device: $(BUILD)/obj/device/main.o $(DEVICE_LIB) $(SHARED_LIB)
 	@echo "  LINK    $@"
 	$(Q)$(CC) $(LDFLAGS) $^ $(DEV_LIBS) $(LDLIBS) -o $@
 
-$(BUILD)/tests/server/test_%: $(BUILD)/obj/tests/unit/server/test_%.o $(SERVER_OBJ) $(SHARED_OBJ)
+$(BUILD)/tests/server/test_%: $(BUILD)/obj/tests/unit/server/test_%.o $(SERVER_LIB) $(SHARED_LIB)
 	@mkdir -p $(dir $@)
 	@echo "  LINK    $@"
 	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -lcmocka -o $@
 
-$(BUILD)/tests/device/test_%: $(BUILD)/obj/tests/unit/device/test_%.o $(DEVICE_OBJ) $(SHARED_OBJ)
+$(BUILD)/tests/device/test_%: $(BUILD)/obj/tests/unit/device/test_%.o $(DEVICE_LIB) $(SHARED_LIB)
 	@mkdir -p $(dir $@)
 	@echo "  LINK    $@"
 	$(Q)$(CC) $(LDFLAGS) $^ $(DEV_LIBS) $(LDLIBS) -lcmocka -o $@
 
+# The gpio back end is tested against a stand-in for libgpiod with the same
+# header (tests/unit/gpio/fake_gpiod.c), so these tests do not link -lgpiod.
 $(BUILD)/tests/gpio/test_%: $(BUILD)/obj/tests/unit/gpio/test_%.o $(BUILD)/obj/tests/unit/gpio/fake_gpiod.o \
-                            $(GPIO_OBJ) $(SHARED_OBJ)
+                            $(DEVICE_LIB) $(SHARED_LIB)
 	@mkdir -p $(dir $@)
 	@echo "  LINK    $@"
-	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -lcmocka -o $@
+	$(Q)$(CC) $(LDFLAGS) $^ $(shell pkg-config --libs inih) $(LDLIBS) -lcmocka -o $@
 
 clean:
 	rm -rf build

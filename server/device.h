@@ -7,6 +7,7 @@
 
 #include "device_id.h"
 #include "device_machine.h"
+#include "packet_digest.h"
 #include "rpc_call.h"
 #include "sound.h"
 
@@ -16,7 +17,7 @@ typedef struct playback {
   unsigned mode;
   size_t next;      /* the next packet to send */
   int64_t start_ns; /* when packet 0 was due, before the lead */
-  int64_t pressed_ns;
+  packet_digest sent; /* what the device got of this sound, for the log */
   /* A stopped or preempted sound still owes the device its is_end packet,
    * sent before anything else. */
   const sound *ending;

@@ -22,12 +22,18 @@ static void unlink_playing(device *d) {
 }
 
 /* The sound is no longer in progress (an is_end may still be owed). */
-static void close_sound(device *d, const char *reason, size_t sent) {
+static void close_sound(device *d, const char *reason) {
   playback *p = &d->playback;
-  log_info("stream end device=%s mode=%u reason=%s packets=%zu/%zu", d->id,
-           p->mode, reason, sent, p->sound->count);
+  char digest[PACKET_DIGEST_HEX_LEN];
+  packet_digest_hex(&p->sent, digest);
+  log_info("stream end device=%s mode=%u reason=%s packets=%llu/%zu digest=%s", d->id,
+           p->mode, reason, (unsigned long long)p->sent.packets, p->sound->count, digest);
   p->sound = NULL;
   unlink_playing(d);
+}
+
+static void count_packet(playback *p, const sound *s, size_t i) {
+  packet_digest_add(&p->sent, sound_packet_data(s, i), s->packets[i].size);
 }
 
 static void send_packet(rpc_call *c, const sound *s, size_t i, bool is_end) {
@@ -41,6 +47,7 @@ void playback_start(device *d) {
   p->sound = &d->server->config.sounds->sounds[p->mode];
   p->next = 0;
   p->start_ns = clock_now_ns();
+  packet_digest_init(&p->sent);
   link_playing(d);
   log_info("stream start device=%s mode=%u sound=%s packets=%zu duration_ms=%llu",
            d->id, p->mode, p->sound->name, p->sound->count,
@@ -52,13 +59,12 @@ void playback_end(device *d, const char *reason) {
   playback *p = &d->playback;
   if (!p->sound) return;
   /* A sound the device never saw start needs no end. */
-  size_t sent = p->next;
-  if (sent > 0) {
+  if (p->next > 0) {
     p->ending = p->sound;
     p->ending_index = p->next;
-    sent++;
+    count_packet(p, p->sound, p->next);
   }
-  close_sound(d, reason, sent);
+  close_sound(d, reason);
   playback_pump(d);
 }
 
@@ -66,7 +72,7 @@ void playback_abandon(device *d, const char *reason) {
   playback *p = &d->playback;
   p->ending = NULL;
   if (!p->sound) return;
-  close_sound(d, reason, p->next);
+  close_sound(d, reason);
   device_apply(d, device_machine_sound_over(&d->state).effects, reason);
 }
 
@@ -85,9 +91,10 @@ void playback_pump(device *d) {
     return;
   bool last = p->next + 1 == p->sound->count;
   send_packet(c, p->sound, p->next, last);
+  count_packet(p, p->sound, p->next);
   p->next++;
   if (last) {
-    close_sound(d, "natural", p->next);
+    close_sound(d, "natural");
     device_apply(d, device_machine_sound_over(&d->state).effects, "natural");
   }
 }

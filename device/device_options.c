@@ -1,0 +1,194 @@
+#include "device_options.h"
+
+#include <getopt.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli_args.h"
+
+static const char usage[] =
+    "Usage: opal-device [OPTIONS]\n"
+    "The Opal device: LEDs and buttons on GPIO (default), in a terminal (--sim),\n"
+    "or driven by a script (--script); sound through PortAudio.\n"
+    "\n"
+    "Connection:\n"
+    "  --server HOST:PORT       server to use (default " DEVICE_DEFAULT_SERVER ")\n"
+    "  --device-id ID           device_id, 1-64 printable characters (default: hostname)\n"
+    "Front end:\n"
+    "  --sim                    the terminal is the device: keys c m p s q, LEDs drawn\n"
+    "  --script FILE|-          run commands from FILE (- = stdin), print JSON lines\n"
+    "Audio:\n"
+    "  --buffer-ms N            jitter buffer before playback starts, 10..2000 (default 60)\n"
+    "  --audio-out OUT          portaudio (default), null, or wav:FILE\n"
+    "  --audio-device NAME|N    PortAudio output device (see --list-audio-devices)\n"
+    "  --list-audio-devices     list PortAudio output devices and exit\n"
+    "GPIO (Raspberry Pi; see docs/raspberry-pi.md):\n"
+    "  --config FILE            INI file with a [gpio] section\n"
+    "  --gpio-chip CHIP         gpio chip name, path or number (default gpiochip0)\n"
+    "  --led-lines L0,..,L5     six line offsets for led_0..led_5\n"
+    "  --button-lines B1,..,B4  four line offsets: Connect, Mode, Stop, Play\n"
+    "  --buttons-active-low     buttons read 0 when pressed (default)\n"
+    "  --buttons-active-high    buttons read 1 when pressed\n"
+    "  --debounce-ms N          button debounce, 0..1000 (default 20)\n"
+    "  --hold-ms N              press length that sends HOLD, 50..10000 (default 800)\n"
+    "Other:\n"
+    "  --log-level LEVEL        debug, info, warn or error (default info)\n"
+    "  --log-file FILE          write logs to FILE instead of stderr\n"
+    "  --help, --version\n";
+
+enum {
+  OPT_SERVER = 1, OPT_ID, OPT_SIM, OPT_SCRIPT, OPT_BUFFER, OPT_OUT, OPT_DEVICE, OPT_LIST,
+  OPT_CONFIG, OPT_CHIP, OPT_LEDS, OPT_BUTTONS, OPT_LOW, OPT_HIGH, OPT_DEBOUNCE, OPT_HOLD,
+  OPT_LOG, OPT_LOG_FILE, OPT_HELP, OPT_VERSION,
+};
+
+static const struct option long_options[] = {
+    {"server", required_argument, NULL, OPT_SERVER},
+    {"device-id", required_argument, NULL, OPT_ID},
+    {"sim", no_argument, NULL, OPT_SIM},
+    {"script", required_argument, NULL, OPT_SCRIPT},
+    {"buffer-ms", required_argument, NULL, OPT_BUFFER},
+    {"audio-out", required_argument, NULL, OPT_OUT},
+    {"audio-device", required_argument, NULL, OPT_DEVICE},
+    {"list-audio-devices", no_argument, NULL, OPT_LIST},
+    {"config", required_argument, NULL, OPT_CONFIG},
+    {"gpio-chip", required_argument, NULL, OPT_CHIP},
+    {"led-lines", required_argument, NULL, OPT_LEDS},
+    {"button-lines", required_argument, NULL, OPT_BUTTONS},
+    {"buttons-active-low", no_argument, NULL, OPT_LOW},
+    {"buttons-active-high", no_argument, NULL, OPT_HIGH},
+    {"debounce-ms", required_argument, NULL, OPT_DEBOUNCE},
+    {"hold-ms", required_argument, NULL, OPT_HOLD},
+    {"log-level", required_argument, NULL, OPT_LOG},
+    {"log-file", required_argument, NULL, OPT_LOG_FILE},
+    {"help", no_argument, NULL, OPT_HELP},
+    {"version", no_argument, NULL, OPT_VERSION},
+    {NULL, 0, NULL, 0},
+};
+
+static device_options_result bad(char *err, size_t len, const char *flag, const char *why,
+                                 const char *value) {
+  snprintf(err, len, "%s: %s (got '%s')", flag, why, value);
+  return DEVICE_OPTIONS_BAD;
+}
+
+static device_options_result take_audio_out(const char *arg, device_options *o, char *err,
+                                            size_t len) {
+  if (strcmp(arg, "portaudio") == 0) {
+    o->audio.kind = AUDIO_OUT_PORTAUDIO;
+  } else if (strcmp(arg, "null") == 0) {
+    o->audio.kind = AUDIO_OUT_NULL;
+  } else if (strncmp(arg, "wav:", 4) == 0 && arg[4]) {
+    o->audio.kind = AUDIO_OUT_WAV;
+    o->audio.wav_path = arg + 4;
+  } else {
+    return bad(err, len, "--audio-out", "expected portaudio, null or wav:FILE", arg);
+  }
+  return DEVICE_OPTIONS_RUN;
+}
+
+static device_options_result take_id(const char *arg, device_options *o, char *err, size_t len) {
+  const char *why = device_id_problem(arg, strlen(arg));
+  if (why) return bad(err, len, "--device-id", why, arg);
+  snprintf(o->device_id, sizeof o->device_id, "%s", arg);
+  return DEVICE_OPTIONS_RUN;
+}
+
+static device_options_result take(int opt, const char *arg, device_options *o, FILE *out,
+                                  char *err, size_t len) {
+  char host[256];
+  int port;
+  const char *why;
+  long v;
+  switch (opt) {
+  case OPT_SERVER:
+    if ((why = cli_split_host_port(arg, host, sizeof host, &port)))
+      return bad(err, len, "--server", why, arg);
+    o->server = arg;
+    break;
+  case OPT_ID: return take_id(arg, o, err, len);
+  case OPT_SIM:
+    if (o->mode != MODE_SCRIPT) o->mode = MODE_SIM;
+    break;
+  case OPT_SCRIPT:
+    o->mode = MODE_SCRIPT;
+    o->script_path = arg;
+    break;
+  case OPT_BUFFER:
+    if (!cli_parse_long(arg, 10, 2000, &v))
+      return bad(err, len, "--buffer-ms", "expected milliseconds from 10 to 2000", arg);
+    o->audio.buffer_ms = (unsigned)v;
+    break;
+  case OPT_OUT: return take_audio_out(arg, o, err, len);
+  case OPT_DEVICE: o->audio.device = arg; break;
+  case OPT_LIST: o->list_audio_devices = true; break;
+  case OPT_CONFIG: o->config_path = arg; break;
+  case OPT_CHIP: o->gpio_chip = arg; break;
+  case OPT_LEDS: o->led_lines = arg; break;
+  case OPT_BUTTONS: o->button_lines = arg; break;
+  case OPT_LOW: o->buttons_active_low = 1; break;
+  case OPT_HIGH: o->buttons_active_low = 0; break;
+  case OPT_DEBOUNCE:
+    if (!cli_parse_long(arg, 0, 1000, &o->debounce_ms))
+      return bad(err, len, "--debounce-ms", "expected milliseconds from 0 to 1000", arg);
+    break;
+  case OPT_HOLD:
+    if (!cli_parse_long(arg, 50, 10000, &o->hold_ms))
+      return bad(err, len, "--hold-ms", "expected milliseconds from 50 to 10000", arg);
+    break;
+  case OPT_LOG:
+    if (!log_level_parse(arg, &o->log_level))
+      return bad(err, len, "--log-level", "expected debug, info, warn or error", arg);
+    break;
+  case OPT_LOG_FILE: o->log_file = arg; break;
+  case OPT_HELP:
+    fputs(usage, out);
+    return DEVICE_OPTIONS_DONE;
+  default:
+    fprintf(out, "opal-device %s\n", OPAL_DEVICE_VERSION);
+    return DEVICE_OPTIONS_DONE;
+  }
+  return DEVICE_OPTIONS_RUN;
+}
+
+/* The default device id: this machine's name, if it is a valid id. */
+static void default_id(device_options *o) {
+  char host[256] = "";
+  if (gethostname(host, sizeof host - 1) != 0 || device_id_problem(host, strlen(host)))
+    snprintf(host, sizeof host, "opal-device");
+  snprintf(o->device_id, sizeof o->device_id, "%s", host);
+}
+
+device_options_result device_options_parse(int argc, char **argv, device_options *o, FILE *out,
+                                           char *err, size_t err_len) {
+  *o = (device_options){
+      .mode = MODE_GPIO,
+      .server = DEVICE_DEFAULT_SERVER,
+      .audio = {.kind = AUDIO_OUT_PORTAUDIO, .buffer_ms = AUDIO_DEFAULT_BUFFER_MS},
+      .log_level = LOG_INFO,
+      .buttons_active_low = -1,
+      .debounce_ms = -1,
+      .hold_ms = -1,
+  };
+  default_id(o);
+  opterr = 0;
+  optind = 1;
+  int opt;
+  while ((opt = getopt_long(argc, argv, ":", long_options, NULL)) != -1) {
+    if (opt == '?') {
+      snprintf(err, err_len, "%s: unknown flag (see --help)", argv[optind - 1]);
+      return DEVICE_OPTIONS_BAD;
+    }
+    if (opt == ':') {
+      snprintf(err, err_len, "%s: needs a value (see --help)", argv[optind - 1]);
+      return DEVICE_OPTIONS_BAD;
+    }
+    device_options_result r = take(opt, optarg, o, out, err, err_len);
+    if (r != DEVICE_OPTIONS_RUN) return r;
+  }
+  if (optind < argc) {
+    snprintf(err, err_len, "%s: unexpected argument (see --help)", argv[optind]);
+    return DEVICE_OPTIONS_BAD;
+  }
+  return DEVICE_OPTIONS_RUN;
+}

@@ -1,0 +1,42 @@
+/* opal-device's command line. */
+#ifndef OPAL_DEVICE_OPTIONS_H
+#define OPAL_DEVICE_OPTIONS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "audio_player.h"
+#include "device_id.h"
+#include "log.h"
+
+#define OPAL_DEVICE_VERSION "0.1.0"
+#define DEVICE_DEFAULT_SERVER "localhost:50051"
+
+typedef enum { MODE_GPIO, MODE_SIM, MODE_SCRIPT } device_mode;
+
+typedef struct device_options {
+  device_mode mode; /* --script wins over --sim: a scripted simulator */
+  const char *server;
+  char device_id[DEVICE_ID_MAX_LEN + 1];
+  const char *script_path; /* MODE_SCRIPT; "-" is stdin */
+  audio_config audio;
+  bool list_audio_devices;
+  const char *log_file; /* NULL: stderr (in --sim: discarded) */
+  log_level log_level;
+  /* gpio (MODE_GPIO): flags override the config file. */
+  const char *config_path;
+  const char *gpio_chip;
+  const char *led_lines, *button_lines;
+  int buttons_active_low; /* -1 unset, 0, 1 */
+  long debounce_ms, hold_ms; /* -1 unset */
+} device_options;
+
+typedef enum { DEVICE_OPTIONS_RUN, DEVICE_OPTIONS_DONE, DEVICE_OPTIONS_BAD } device_options_result;
+
+/* Parses argv. DONE: --help or --version was printed to `out`. BAD: `err`
+ * holds one line naming the flag at fault. */
+device_options_result device_options_parse(int argc, char **argv, device_options *o, FILE *out,
+                                           char *err, size_t err_len);
+
+#endif
