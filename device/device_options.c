@@ -155,8 +155,9 @@ static device_options_result take(int opt, const char *arg, device_options *o, F
 static void default_id(device_options *o) {
   char host[256] = "";
   if (gethostname(host, sizeof host - 1) != 0 || device_id_problem(host, strlen(host)))
-    snprintf(host, sizeof host, "opal-device");
-  snprintf(o->device_id, sizeof o->device_id, "%s", host);
+    strcpy(host, "opal-device");
+  /* device_id_problem rejected anything longer than the id buffer holds. */
+  memcpy(o->device_id, host, strlen(host) + 1);
 }
 
 device_options_result device_options_parse(int argc, char **argv, device_options *o, FILE *out,

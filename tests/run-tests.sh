@@ -60,6 +60,8 @@ for build in build build/asan; do
     run_unittest "command line ($build)" $PY tests/interop/test_cli.py
   OPAL_SERVER=$PWD/$build/opal-server \
     run_unittest "interop ($build)" $PY tests/interop/test_interop.py
+  OPAL_SERVER=$PWD/$build/opal-server OPAL_DEVICE=$PWD/$build/opal-device \
+    run_unittest "loopback ($build)" $PY tests/loopback/test_loopback.py
 done
 
 # Valgrind on a normal run: play, stop, preempt, bad input, killed
