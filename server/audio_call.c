@@ -20,8 +20,4 @@ static void sent(rpc_call *c, bool ok) {
   if (ok && c->device) playback_pump(c->device);
 }
 
-static void closed(rpc_call *c) {
-  if (c->device) device_detach(c->device, c);
-}
-
-const rpc_call_behaviour audio_call_behaviour = {.sent = sent, .closed = closed};
+const rpc_call_behaviour audio_call_behaviour = {.sent = sent};

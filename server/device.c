@@ -5,6 +5,7 @@
 
 #include "log.h"
 #include "playback.h"
+#include "server.h"
 #include "status_call.h"
 
 static size_t open_calls(const device *d) {
@@ -13,7 +14,9 @@ static size_t open_calls(const device *d) {
   return n;
 }
 
-static void unlink_call(device *d, rpc_call *c) {
+/* Lets go of `c`. Losing the audio call also ends the sound in progress
+ * (nothing can hear it), which changes the state and the LEDs. */
+static void let_go(device *d, rpc_call *c) {
   if (d->calls[c->kind] != c) return;
   d->calls[c->kind] = NULL;
   c->device = NULL;
@@ -32,7 +35,7 @@ void device_attach(device *d, rpc_call *c) {
   for (int k = 0; k < CALL_KIND_COUNT; k++) {
     rpc_call *old = d->calls[k];
     if (!old || !superseded(old, c)) continue;
-    unlink_call(d, old);
+    let_go(d, old);
     char why[192];
     snprintf(why, sizeof why, "device_id %s was taken over by a new connection (%s)",
              d->id, c->peer);
@@ -41,6 +44,7 @@ void device_attach(device *d, rpc_call *c) {
   }
   d->calls[c->kind] = c;
   c->device = d;
+  registry_online(&c->server->devices, d);
   if (before == 0)
     log_info("connect device=%s peer=%s mode=%u", d->id, c->peer, d->state.mode);
   else if (taken_over)
@@ -49,9 +53,11 @@ void device_attach(device *d, rpc_call *c) {
 
 void device_detach(device *d, rpc_call *c) {
   if (d->calls[c->kind] != c) return;
-  unlink_call(d, c);
-  if (open_calls(d) == 0)
+  let_go(d, c);
+  if (open_calls(d) == 0) {
     log_info("disconnect device=%s mode=%u", d->id, d->state.mode);
+    registry_offline(&d->server->devices, d);
+  }
 }
 
 void device_apply(device *d, unsigned effects, const char *reason) {

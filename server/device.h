@@ -11,17 +11,22 @@
 #include "rpc_call.h"
 #include "sound.h"
 
-/* A sound in progress: a cursor into a shared packet list. */
-typedef struct playback {
-  const sound *sound; /* NULL when nothing plays */
+/* A sound being sent: a cursor into a shared packet list, and what the
+ * device has been sent of it (logged, with its digest, at the end). */
+typedef struct sound_cursor {
+  const sound *sound; /* NULL when none */
   unsigned mode;
-  size_t next;      /* the next packet to send */
-  int64_t start_ns; /* when packet 0 was due, before the lead */
-  packet_digest sent; /* what the device got of this sound, for the log */
+  size_t next; /* the next packet to send */
+  packet_digest sent;
+} sound_cursor;
+
+typedef struct playback {
+  sound_cursor current;
+  int64_t start_ns; /* when the current sound's packet 0 was due, before the lead */
   /* A stopped or preempted sound still owes the device its is_end packet,
    * sent before anything else. */
-  const sound *ending;
-  size_t ending_index;
+  sound_cursor ending;
+  const char *ending_reason;
 } playback;
 
 struct opal_server;
@@ -34,6 +39,8 @@ typedef struct device {
   playback playback;
   struct device *playing_prev, *playing_next; /* server->playing list */
   struct device *hash_next;                   /* registry bucket chain */
+  bool offline; /* no open call: on the registry's offline list */
+  struct device *offline_prev, *offline_next;
 } device;
 
 /* Makes `c` the device's call of its kind. Calls of the same kind, and all
@@ -42,7 +49,7 @@ typedef struct device {
 void device_attach(device *d, rpc_call *c);
 
 /* Forgets `c` (it closed). A device whose last call goes is disconnected;
- * its state stays in the registry. */
+ * its state stays in the registry (until the registry needs the room). */
 void device_detach(device *d, rpc_call *c);
 
 /* Carries out the effects of a state-machine outcome: LED update, ending

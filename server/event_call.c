@@ -33,11 +33,11 @@ static device_outcome apply_event(device *d, const Com__Opalcamera__Test__Device
 }
 
 static void received(rpc_call *c, grpc_byte_buffer *message) {
-  if (!message) {
-    rpc_call_finish(c, GRPC_STATUS_OK, "");
+  if (!c->device) {
+    /* Calls lose their device only when aborted; never leave one unanswered. */
+    rpc_call_finish(c, GRPC_STATUS_INTERNAL, "event call without a device");
     return;
   }
-  if (!c->device) return;
   ProtobufCMessage *msg =
       pb_buffer_unpack(&com__opalcamera__test__device_event__descriptor, message);
   if (!msg) {
@@ -56,11 +56,7 @@ static void sent(rpc_call *c, bool ok) {
   if (ok) rpc_call_receive(c);
 }
 
-static void closed(rpc_call *c) {
-  if (c->device) device_detach(c->device, c);
-}
-
 void event_call_open(rpc_call *c) { rpc_call_receive(c); }
 
 const rpc_call_behaviour event_call_behaviour = {
-    .received = received, .sent = sent, .closed = closed};
+    .received = received, .sent = sent};

@@ -18,7 +18,7 @@ static volatile sig_atomic_t stop_requested;
 
 static void on_stop_signal(int sig) {
   (void)sig;
-  stop_requested = 1;
+  if (stop_requested < 2) stop_requested++;
 }
 
 static void handle_signals(void) {

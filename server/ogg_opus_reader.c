@@ -30,14 +30,20 @@ static int take_head(reader *r, const ogg_packet *op) {
   return 0;
 }
 
-static int take_audio(reader *r, const ogg_packet *op) {
+static int take_audio(reader *r, const ogg_packet *op, long index) {
   static opus_int16 pcm[5760]; /* 120 ms, Opus's longest packet */
+  if (op->bytes <= 0) {
+    /* libopus would "decode" it as packet loss; devices must never get it. */
+    char what[64];
+    snprintf(what, sizeof what, "packet %ld is empty", index);
+    return fail(r, what);
+  }
   int samples = opus_decode(r->check, op->packet, (opus_int32)op->bytes, pcm,
                             5760, 0);
   if (samples <= 0) {
     char what[96];
-    snprintf(what, sizeof what, "packet %ld does not decode (%s)",
-             r->packet_no - 2, opus_strerror(samples));
+    snprintf(what, sizeof what, "packet %ld does not decode (%s)", index,
+             opus_strerror(samples));
     return fail(r, what);
   }
   if (sound_append(r->out, op->packet, (size_t)op->bytes, (uint32_t)samples))
@@ -49,7 +55,7 @@ static int take_packet(reader *r, const ogg_packet *op) {
   long n = r->packet_no++;
   if (n == 0) return take_head(r, op);
   if (n == 1) return 0; /* OpusTags: nothing the server needs */
-  return take_audio(r, op);
+  return take_audio(r, op, n - 2);
 }
 
 /* Feeds pages of the first logical stream to `stream`; other streams in a
@@ -60,7 +66,8 @@ static int drain_pages(reader *r, ogg_sync_state *sync, ogg_stream_state *stream
   int got_page;
   while ((got_page = ogg_sync_pageout(sync, &page)) != 0) {
     /* libogg skips damaged bytes; skipping audio would hide a broken file. */
-    if (got_page < 0) return fail(r, "corrupt Ogg data (bad page)");
+    if (got_page < 0)
+      return fail(r, *have_stream ? "corrupt Ogg data (bad page)" : "not an Ogg file");
     if (!*have_stream) {
       ogg_stream_init(stream, ogg_page_serialno(&page));
       *have_stream = true;

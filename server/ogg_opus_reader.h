@@ -8,7 +8,8 @@
 
 /* Appends every audio packet of the Ogg Opus file at `path` to `out`, each
  * checked by decoding it. Returns 0, or -1 with a one-line reason in `err`
- * (the caller names the file). */
+ * (the caller names the file). On failure `out` may hold some packets:
+ * the caller clears it.. */
 int ogg_opus_read(const char *path, sound *out, char *err, size_t err_len);
 
 #endif

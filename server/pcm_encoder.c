@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define MAX_SECONDS 3600
+
 /* Reads the whole file as mono float samples; the caller frees *pcm. */
 static int read_mono(const char *path, float **pcm, size_t *count, int *rate,
                      char *err, size_t err_len) {
@@ -18,6 +20,12 @@ static int read_mono(const char *path, float **pcm, size_t *count, int *rate,
   }
   if (info.frames <= 0 || info.channels <= 0) {
     snprintf(err, err_len, "no audio frames");
+    sf_close(file);
+    return -1;
+  }
+  /* The header decides the allocation: refuse sizes no sound should have. */
+  if (info.frames > (sf_count_t)MAX_SECONDS * info.samplerate || info.channels > 64) {
+    snprintf(err, err_len, "longer than %d s or more than 64 channels", MAX_SECONDS);
     sf_close(file);
     return -1;
   }

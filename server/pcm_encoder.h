@@ -12,7 +12,8 @@
 
 /* Appends the encoded packets of the file at `path` to `out`.
  * Returns 0, or -1 with a one-line reason in `err`
- * (the caller names the file). */
+ * (the caller names the file). On failure `out` may hold some packets:
+ * the caller clears it.. */
 int pcm_file_encode(const char *path, sound *out, char *err, size_t err_len);
 
 /* Encodes `count` mono samples at 48 kHz (the last frame padded with

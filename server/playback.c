@@ -21,82 +21,101 @@ static void unlink_playing(device *d) {
   d->playing_prev = d->playing_next = NULL;
 }
 
-/* The sound is no longer in progress (an is_end may still be owed). */
-static void close_sound(device *d, const char *reason) {
-  playback *p = &d->playback;
+/* Logs the end of a sound with what the device was sent of it. */
+static void log_end(const device *d, const sound_cursor *cur, const char *reason) {
   char digest[PACKET_DIGEST_HEX_LEN];
-  packet_digest_hex(&p->sent, digest);
+  packet_digest_hex(&cur->sent, digest);
   log_info("stream end device=%s mode=%u reason=%s packets=%llu/%zu digest=%s", d->id,
-           p->mode, reason, (unsigned long long)p->sent.packets, p->sound->count, digest);
-  p->sound = NULL;
+           cur->mode, reason, (unsigned long long)cur->sent.packets, cur->sound->count, digest);
+}
+
+/* Sends packet `cur->next` and moves the cursor on. */
+static void send_next(rpc_call *c, sound_cursor *cur, bool is_end) {
+  const sound *s = cur->sound;
+  size_t i = cur->next++;
+  const uint8_t *data = sound_packet_data(s, i);
+  packet_digest_add(&cur->sent, data, s->packets[i].size);
+  rpc_call_send(c, audio_packet_buffer(data, s->packets[i].size, i == 0, is_end));
+}
+
+/* The device is no longer playing: idle state, idle LEDs. */
+static void sound_over(device *d, const char *reason) {
   unlink_playing(d);
-}
-
-static void count_packet(playback *p, const sound *s, size_t i) {
-  packet_digest_add(&p->sent, sound_packet_data(s, i), s->packets[i].size);
-}
-
-static void send_packet(rpc_call *c, const sound *s, size_t i, bool is_end) {
-  rpc_call_send(c, audio_packet_buffer(sound_packet_data(s, i),
-                                       s->packets[i].size, i == 0, is_end));
+  device_apply(d, device_machine_sound_over(&d->state).effects, reason);
 }
 
 void playback_start(device *d) {
   playback *p = &d->playback;
-  p->mode = d->state.mode;
-  p->sound = &d->server->config.sounds->sounds[p->mode];
-  p->next = 0;
+  sound_cursor *cur = &p->current;
+  cur->mode = d->state.mode;
+  cur->sound = &d->server->config.sounds->sounds[cur->mode];
+  cur->next = 0;
+  packet_digest_init(&cur->sent);
   p->start_ns = clock_now_ns();
-  packet_digest_init(&p->sent);
   link_playing(d);
-  log_info("stream start device=%s mode=%u sound=%s packets=%zu duration_ms=%llu",
-           d->id, p->mode, p->sound->name, p->sound->count,
-           (unsigned long long)sound_duration_ms(p->sound));
+  log_info("stream start device=%s mode=%u sound=%s packets=%zu duration_ms=%llu", d->id,
+           cur->mode, cur->sound->name, cur->sound->count,
+           (unsigned long long)sound_duration_ms(cur->sound));
   playback_pump(d);
 }
 
 void playback_end(device *d, const char *reason) {
   playback *p = &d->playback;
-  if (!p->sound) return;
-  /* A sound the device never saw start needs no end. */
-  if (p->next > 0) {
-    p->ending = p->sound;
-    p->ending_index = p->next;
-    count_packet(p, p->sound, p->next);
+  if (!p->current.sound) return;
+  if (p->current.next == 0) {
+    /* A sound the device never saw start needs no end. */
+    log_end(d, &p->current, reason);
+  } else {
+    p->ending = p->current;
+    p->ending_reason = reason;
   }
-  close_sound(d, reason);
+  p->current.sound = NULL;
+  unlink_playing(d);
   playback_pump(d);
 }
 
 void playback_abandon(device *d, const char *reason) {
   playback *p = &d->playback;
-  p->ending = NULL;
-  if (!p->sound) return;
-  close_sound(d, reason);
-  device_apply(d, device_machine_sound_over(&d->state).effects, reason);
+  if (p->ending.sound) {
+    log_end(d, &p->ending, p->ending_reason); /* its is_end will never go out */
+    p->ending.sound = NULL;
+  }
+  if (!p->current.sound) return;
+  log_end(d, &p->current, reason);
+  p->current.sound = NULL;
+  sound_over(d, reason);
+}
+
+/* The owed is_end of a stopped sound goes out before anything else. */
+static bool send_owed_end(device *d, rpc_call *c) {
+  playback *p = &d->playback;
+  if (!p->ending.sound) return false;
+  send_next(c, &p->ending, true);
+  log_end(d, &p->ending, p->ending_reason);
+  p->ending.sound = NULL;
+  return true;
+}
+
+/* The current sound's next packet, if pacing says it is due. */
+static void send_due_packet(device *d, rpc_call *c) {
+  playback *p = &d->playback;
+  sound_cursor *cur = &p->current;
+  if (!cur->sound ||
+      !pacer_is_due(cur->sound, cur->next, p->start_ns, d->server->config.lead_ns, clock_now_ns()))
+    return;
+  bool last = cur->next + 1 == cur->sound->count;
+  send_next(c, cur, last);
+  if (last) {
+    log_end(d, cur, "natural");
+    cur->sound = NULL;
+    sound_over(d, "natural");
+  }
 }
 
 void playback_pump(device *d) {
   rpc_call *c = d->calls[CALL_AUDIO];
   if (!c || !rpc_call_can_send(c)) return;
-  playback *p = &d->playback;
-  if (p->ending) {
-    send_packet(c, p->ending, p->ending_index, true);
-    p->ending = NULL;
-    return;
-  }
-  if (!p->sound ||
-      !pacer_is_due(p->sound, p->next, p->start_ns, d->server->config.lead_ns,
-                    clock_now_ns()))
-    return;
-  bool last = p->next + 1 == p->sound->count;
-  send_packet(c, p->sound, p->next, last);
-  count_packet(p, p->sound, p->next);
-  p->next++;
-  if (last) {
-    close_sound(d, "natural");
-    device_apply(d, device_machine_sound_over(&d->state).effects, "natural");
-  }
+  if (!send_owed_end(d, c)) send_due_packet(d, c);
 }
 
 void playback_tick(opal_server *s) {

@@ -41,9 +41,42 @@ device *registry_find(const registry *r, const char *id) {
   return d;
 }
 
+void registry_offline(registry *r, device *d) {
+  if (d->offline || d->offline_prev || r->offline_head == d) return;
+  d->offline = true;
+  d->offline_prev = r->offline_tail;
+  if (r->offline_tail) r->offline_tail->offline_next = d;
+  else r->offline_head = d;
+  r->offline_tail = d;
+}
+
+void registry_online(registry *r, device *d) {
+  if (!d->offline) return;
+  d->offline = false;
+  if (d->offline_prev) d->offline_prev->offline_next = d->offline_next;
+  else r->offline_head = d->offline_next;
+  if (d->offline_next) d->offline_next->offline_prev = d->offline_prev;
+  else r->offline_tail = d->offline_prev;
+  d->offline_prev = d->offline_next = NULL;
+}
+
+/* Forgets the device disconnected longest; false if every one is online. */
+static bool evict_one(registry *r) {
+  device *victim = r->offline_head;
+  if (!victim) return false;
+  registry_online(r, victim);
+  device **link = &r->buckets[hash_id(victim->id) & (r->bucket_count - 1)];
+  while (*link != victim) link = &(*link)->hash_next;
+  *link = victim->hash_next;
+  r->count--;
+  free(victim);
+  return true;
+}
+
 device *registry_get(registry *r, const char *id) {
   device *d = registry_find(r, id);
   if (d) return d;
+  if (r->limit && r->count >= r->limit && !evict_one(r)) return NULL;
   if (r->count >= r->bucket_count && grow(r) != 0) return NULL;
   d = calloc(1, sizeof *d);
   if (!d) return NULL;
@@ -65,5 +98,7 @@ void registry_clear(registry *r) {
     }
   }
   free(r->buckets);
+  size_t limit = r->limit;
   memset(r, 0, sizeof *r);
+  r->limit = limit;
 }

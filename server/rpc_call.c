@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "device.h"
+#include "log.h"
 #include "server.h"
 
 static void track(opal_server *s, rpc_call *c) {
@@ -44,7 +46,8 @@ static void on_close(loop_op *op, bool ok) {
   rpc_call *c = container_of(op, rpc_call, close_op);
   c->pending--;
   c->closed = true;
-  if (c->behaviour && c->behaviour->closed) c->behaviour->closed(c);
+  log_debug("call closed peer=%s kind=%d cancelled=%d", c->peer, (int)c->kind, c->cancelled);
+  if (c->device) device_detach(c->device, c);
   release_if_done(c);
 }
 
@@ -75,7 +78,8 @@ static void on_recv(loop_op *op, bool ok) {
    * real half-close is reported as the end of the client's stream. */
   bool live = ok && !c->closed && !c->status_sent &&
               (message || !grpc_call_failed_before_recv_message(c->call));
-  if (live && c->behaviour && c->behaviour->received) c->behaviour->received(c, message);
+  if (live && !message) rpc_call_finish(c, GRPC_STATUS_OK, "");
+  else if (live && c->behaviour && c->behaviour->received) c->behaviour->received(c, message);
   if (message) grpc_byte_buffer_destroy(message);
   release_if_done(c);
 }
@@ -118,7 +122,8 @@ bool rpc_call_can_send(const rpc_call *c) {
 }
 
 void rpc_call_send(rpc_call *c, grpc_byte_buffer *message) {
-  if (!rpc_call_can_send(c)) {
+  if (c->sending) abort(); /* gRPC allows one send in flight per call */
+  if (c->closed || c->status_sent) {
     grpc_byte_buffer_destroy(message);
     return;
   }

@@ -19,15 +19,14 @@ struct opal_server;
 struct device;
 typedef struct rpc_call rpc_call;
 
-/* What a kind of call does when its operations complete. Any may be NULL. */
+/* What a kind of call does when its operations complete. Either may be
+ * NULL. When the client half-closes, the call is finished with OK; when a
+ * call is over, it is detached from its device: neither needs a callback. */
 typedef struct rpc_call_behaviour {
-  /* A message arrived (borrowed; destroyed after the callback), or NULL:
-   * the client has no more to send. */
+  /* A message arrived (borrowed; destroyed after the callback). */
   void (*received)(rpc_call *c, grpc_byte_buffer *message);
   /* The send started by rpc_call_send completed. */
   void (*sent)(rpc_call *c, bool ok);
-  /* The call is over, whatever the reason. Drop every pointer to it. */
-  void (*closed)(rpc_call *c);
 } rpc_call_behaviour;
 
 struct rpc_call {
@@ -59,8 +58,9 @@ rpc_call *rpc_call_start(struct opal_server *server, call_kind kind,
 /* True when a send can start now. */
 bool rpc_call_can_send(const rpc_call *c);
 
-/* Sends `message`, taking ownership of it. The caller must have checked
- * rpc_call_can_send; if the call has ended meanwhile the message is dropped. */
+/* Sends `message`, taking ownership of it. A send already in flight is a
+ * programming error (check rpc_call_can_send); on a call that has ended the
+ * message is dropped. */
 void rpc_call_send(rpc_call *c, grpc_byte_buffer *message);
 
 /* Asks for the next message; the behaviour's `received` gets it. */

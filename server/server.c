@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "audio_call.h"
 #include "clock.h"
@@ -112,7 +113,8 @@ static void admit(opal_server *s, call_request *r) {
   }
   device *d = registry_get(&s->devices, id);
   if (!d) {
-    reject(s, r->call, r->kind, GRPC_STATUS_RESOURCE_EXHAUSTED, "server out of memory");
+    reject(s, r->call, r->kind, GRPC_STATUS_RESOURCE_EXHAUSTED,
+           "too many devices connected (or server out of memory)");
     return;
   }
   rpc_call *c = rpc_call_start(s, r->kind, behaviours[r->kind], r->call);
@@ -136,23 +138,22 @@ static void on_call(loop_op *op, bool ok) {
     admit(s, r);
   }
   release_request(r);
-  if (ok && !s->stopping) {
-    post_request(r);
-  } else {
-    free(r);
-  }
+  /* A request fails on its own only at shutdown; if it ever did otherwise,
+   * giving up would leave the method unserved, so it is posted again. */
+  if (!ok && !s->stopping) log_warn("a call request failed; posting it again");
+  if (!s->stopping) post_request(r);
+  else free(r);
 }
 
-static int add_requests(opal_server *s, call_kind kind, int n) {
+static void add_requests(opal_server *s, call_kind kind, int n) {
   for (int i = 0; i < n; i++) {
     call_request *r = calloc(1, sizeof *r);
-    if (!r) return -1;
+    if (!r) abort(); /* at start-up: nothing to serve with */
     r->op.fn = on_call;
     r->server = s;
     r->kind = kind;
     post_request(r);
   }
-  return 0;
 }
 
 static void on_shutdown(loop_op *op, bool ok) {
@@ -166,12 +167,16 @@ static grpc_channel_args *make_args(void) {
       {GRPC_ARG_INTEGER, GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH, {.integer = SERVER_MAX_RECEIVE_BYTES}},
       /* A second server on the same port must fail, not share it. */
       {GRPC_ARG_INTEGER, GRPC_ARG_ALLOW_REUSEPORT, {.integer = 0}},
-      /* Find devices that vanished without closing their connection. */
+      /* Find devices that vanished without closing their connection; an
+       * idle device gets no data from us, so pings must not stop for that. */
       {GRPC_ARG_INTEGER, GRPC_ARG_KEEPALIVE_TIME_MS, {.integer = 60000}},
+      {GRPC_ARG_INTEGER, GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, {.integer = 0}},
       {GRPC_ARG_INTEGER, GRPC_ARG_KEEPALIVE_TIMEOUT_MS, {.integer = 20000}},
       {GRPC_ARG_INTEGER, GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, {.integer = 1}},
       /* Devices may ping every 10 s to keep NAT paths open. */
       {GRPC_ARG_INTEGER, GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, {.integer = 10000}},
+      /* A device needs three streams; this bounds what one connection holds. */
+      {GRPC_ARG_INTEGER, GRPC_ARG_MAX_CONCURRENT_STREAMS, {.integer = 100}},
   };
   static grpc_channel_args channel_args = {sizeof args / sizeof args[0], args};
   return &channel_args;
@@ -196,6 +201,7 @@ int server_start(opal_server *s, const server_config *config, char *err, size_t 
   memset(s, 0, sizeof *s);
   s->config = *config;
   s->shutdown_op.fn = on_shutdown;
+  s->devices.limit = SERVER_MAX_DEVICES;
   s->grpc = grpc_server_create(make_args(), NULL);
   s->cq = grpc_completion_queue_create_for_next(NULL);
   grpc_server_register_completion_queue(s->grpc, s->cq, NULL);
@@ -203,6 +209,7 @@ int server_start(opal_server *s, const server_config *config, char *err, size_t 
     s->methods[k] = grpc_server_register_method(
         s->grpc, method_paths[k], NULL,
         k == CALL_AUDIO ? GRPC_SRM_PAYLOAD_READ_INITIAL_BYTE_BUFFER : GRPC_SRM_PAYLOAD_NONE, 0);
+    if (!s->methods[k]) abort(); /* only a duplicate path fails: a bug here */
   }
   grpc_server_credentials *creds = grpc_insecure_server_credentials_create();
   s->port = grpc_server_add_http2_port(s->grpc, config->listen, creds);
@@ -248,6 +255,11 @@ void server_run(opal_server *s, volatile sig_atomic_t *stop_requested) {
       op->fn(op, ev.success != 0);
     }
     if (*stop_requested && !s->stopping) begin_shutdown(s);
+    if (*stop_requested > 1) {
+      /* A second signal: the user will not wait for calls to close. */
+      log_warn("second stop signal: exiting without waiting for %zu calls", s->live_call_count);
+      _exit(1);
+    }
     /* Checked after every event, so a busy queue cannot starve pacing. */
     int64_t now = clock_now_ns();
     if (now >= next_tick) {

@@ -16,6 +16,9 @@
 /* Messages the server accepts; anything larger fails its call with
  * RESOURCE_EXHAUSTED. The largest legal message is a DeviceStatus (~80 B). */
 #define SERVER_MAX_RECEIVE_BYTES (64 * 1024)
+/* Devices remembered at once (a few hundred bytes each); past this, the
+ * device disconnected longest forgets its mode. */
+#define SERVER_MAX_DEVICES 100000
 
 typedef struct server_config {
   const char *listen;          /* HOST:PORT */
@@ -46,7 +49,8 @@ int server_start(opal_server *s, const server_config *config, char *err,
                  size_t err_len);
 
 /* Runs the loop until `*stop_requested` becomes non-zero, then ends every
- * call with UNAVAILABLE and frees everything server_start made. */
+ * call with UNAVAILABLE and frees everything server_start made. If it
+ * reaches 2 (a second signal) before that is done, the process exits. */
 void server_run(opal_server *s, volatile sig_atomic_t *stop_requested);
 
 #endif

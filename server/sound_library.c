@@ -41,7 +41,11 @@ static int load_one(sound *s, const char *dir, const char *name, char *err,
     return -1;
   }
   s->name = strdup(name);
-  return s->name ? 0 : -1;
+  if (!s->name) {
+    snprintf(err, err_len, "out of memory");
+    return -1;
+  }
+  return 0;
 }
 
 /* Records which file claims which mode; rejects two claims on one mode. */
@@ -60,6 +64,10 @@ static int claim(char *names[], int mode, const char *name, const char *dir,
     return -1;
   }
   names[mode] = strdup(name);
+  if (!names[mode]) {
+    snprintf(err, err_len, "out of memory");
+    return -1;
+  }
   return 0;
 }
 

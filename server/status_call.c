@@ -83,10 +83,6 @@ static void log_response(const rpc_call *c,
 }
 
 static void received(rpc_call *c, grpc_byte_buffer *message) {
-  if (!message) {
-    rpc_call_finish(c, GRPC_STATUS_OK, "");
-    return;
-  }
   ProtobufCMessage *msg =
       pb_buffer_unpack(&com__opalcamera__test__device_status_response__descriptor, message);
   if (!msg) {
@@ -105,9 +101,5 @@ static void sent(rpc_call *c, bool ok) {
   if (ok) pump(c);
 }
 
-static void closed(rpc_call *c) {
-  if (c->device) device_detach(c->device, c);
-}
-
 const rpc_call_behaviour status_call_behaviour = {
-    .received = received, .sent = sent, .closed = closed};
+    .received = received, .sent = sent};

@@ -29,7 +29,9 @@ void loop_wakeup_post(loop_wakeup *w) {
   pthread_mutex_lock(&w->lock);
   if (!w->pending) {
     w->pending = true;
-    grpc_call_start_batch(w->call, NULL, 0, w->op, NULL);
+    /* An empty batch cannot fail but for misuse, which would lose every
+     * later wakeup: stop loudly instead. */
+    if (grpc_call_start_batch(w->call, NULL, 0, w->op, NULL) != GRPC_CALL_OK) abort();
   }
   pthread_mutex_unlock(&w->lock);
 }

@@ -20,7 +20,9 @@ void loop_wakeup_post(loop_wakeup *w);
 /* Loop thread, first thing in `op`'s handler: allows the next post. */
 void loop_wakeup_done(loop_wakeup *w);
 
-/* Loop thread, with no wakeup pending (after its op has fired). */
+/* Loop thread, once every thread that posts has been joined. A wakeup
+ * still pending is delivered to the queue later: drain it before freeing
+ * the op. */
 void loop_wakeup_destroy(loop_wakeup *w);
 
 #endif

@@ -50,10 +50,36 @@ static void ten_thousand_devices(void **unused) {
   registry_clear(&r);
 }
 
+static void limit_forgets_the_longest_offline(void **unused) {
+  (void)unused;
+  registry r = {.limit = 3};
+  device *a = registry_get(&r, "a"), *b = registry_get(&r, "b"), *c = registry_get(&r, "c");
+  assert_non_null(c);
+  /* All three connected: no room for a fourth. */
+  assert_null(registry_get(&r, "d"));
+  b->state.mode = 2;
+  registry_offline(&r, b);
+  registry_offline(&r, a);
+  registry_online(&r, a); /* a came back: b is the one offline longest */
+  registry_offline(&r, a);
+  device *d = registry_get(&r, "d");
+  assert_non_null(d);
+  assert_null(registry_find(&r, "b"));
+  assert_ptr_equal(registry_find(&r, "a"), a);
+  assert_int_equal(r.count, 3);
+  /* Next to go: a. A device that reconnects in time keeps its mode. */
+  assert_non_null(registry_get(&r, "e"));
+  assert_null(registry_find(&r, "a"));
+  assert_ptr_equal(registry_find(&r, "c"), c);
+  assert_null(registry_get(&r, "f"));
+  registry_clear(&r);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(get_creates_once),
       cmocka_unit_test(ten_thousand_devices),
+      cmocka_unit_test(limit_forgets_the_longest_offline),
   };
   return cmocka_run_group_tests_name("registry", tests, NULL, NULL);
 }

@@ -8,6 +8,7 @@
 
 #include <math.h>
 #include <stdbool.h>
+#include <ogg/ogg.h>
 #include <opus/opus.h>
 #include <sndfile.h>
 #include <stdio.h>
@@ -202,6 +203,57 @@ static void undecodable_files_are_named(void **unused) {
   expect_failure("0-cut.opus: truncated");
 }
 
+/* Writes an Ogg Opus file whose audio packets have the given sizes (a real
+ * 20 ms silent packet where the size is non-zero). */
+static void write_ogg_opus(const char *name, const long *sizes, int n) {
+  char path[256];
+  snprintf(path, sizeof path, "%s/%s", dir, name);
+  FILE *f = fopen(path, "wb");
+  assert_non_null(f);
+  ogg_stream_state os;
+  ogg_stream_init(&os, 1);
+  unsigned char head[19] = {'O', 'p', 'u', 's', 'H', 'e', 'a', 'd', 1, 1, 0x38, 1, 0x80, 0xBB, 0, 0, 0, 0, 0};
+  unsigned char tags[16] = {'O', 'p', 'u', 's', 'T', 'a', 'g', 's', 0, 0, 0, 0, 0, 0, 0, 0};
+  unsigned char silence[3] = {0xF8, 0xFF, 0xFE}; /* a CELT 20 ms frame */
+  ogg_packet op = {.packet = head, .bytes = sizeof head, .b_o_s = 1};
+  ogg_stream_packetin(&os, &op);
+  op = (ogg_packet){.packet = tags, .bytes = sizeof tags, .packetno = 1};
+  ogg_stream_packetin(&os, &op);
+  for (int i = 0; i < n; i++) {
+    op = (ogg_packet){.packet = silence, .bytes = sizes[i], .packetno = 2 + i,
+                      .granulepos = 960 * (i + 1), .e_o_s = i == n - 1};
+    ogg_stream_packetin(&os, &op);
+  }
+  ogg_page page;
+  while (ogg_stream_flush(&os, &page)) {
+    fwrite(page.header, 1, (size_t)page.header_len, f);
+    fwrite(page.body, 1, (size_t)page.body_len, f);
+  }
+  ogg_stream_clear(&os);
+  fclose(f);
+}
+
+static void ogg_packets_are_checked(void **unused) {
+  (void)unused;
+  clear_dir();
+  long good[] = {3, 3, 3};
+  write_ogg_opus("0-ok.opus", good, 3);
+  sound_library lib;
+  char err[512] = "";
+  assert_int_equal(sound_library_load(&lib, dir, err, sizeof err), 0);
+  assert_int_equal(lib.sounds[0].count, 3);
+  sound_library_clear(&lib);
+
+  clear_dir();
+  long with_empty[] = {3, 0, 3};
+  write_ogg_opus("0-gap.opus", with_empty, 3);
+  expect_failure("0-gap.opus: packet 1 is empty");
+
+  clear_dir();
+  write_tone("0-wav-in-disguise.ogg", SF_FORMAT_WAV | SF_FORMAT_PCM_16, 48000, 1, 0.1);
+  expect_failure("0-wav-in-disguise.ogg: not an Ogg file");
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(bundled_assets_load),
@@ -209,6 +261,7 @@ int main(void) {
       cmocka_unit_test(ogg_opus_is_passed_through),
       cmocka_unit_test(folder_problems_are_named),
       cmocka_unit_test(undecodable_files_are_named),
+      cmocka_unit_test(ogg_packets_are_checked),
   };
   return cmocka_run_group_tests_name("sound_library", tests, make_dir, remove_dir);
 }
