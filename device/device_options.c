@@ -24,7 +24,7 @@ static const char usage[] =
     "  --list-audio-devices     list PortAudio output devices and exit\n"
     "GPIO (Raspberry Pi; see docs/raspberry-pi.md):\n"
     "  --config FILE            INI file with a [gpio] section\n"
-    "  --gpio-chip CHIP         gpio chip name, path or number (default gpiochip0)\n"
+    "  --gpio-chip CHIP         gpio chip name, path, number or label (default gpiochip0)\n"
     "  --led-lines L0,..,L5     six line offsets for led_0..led_5\n"
     "  --button-lines B1,..,B4  four line offsets: Connect, Mode, Stop, Play\n"
     "  --buttons-active-low     buttons read 0 when pressed (default)\n"
@@ -94,6 +94,17 @@ static device_options_result take_id(const char *arg, device_options *o, char *e
   return DEVICE_OPTIONS_RUN;
 }
 
+/* Keeps a pin-map flag for later: it applies over the --config file. */
+static device_options_result gpio_flag(device_options *o, const char *flag, const char *key,
+                                       const char *value, char *err, size_t len) {
+  if (o->gpio_count == DEVICE_MAX_GPIO_FLAGS) {
+    snprintf(err, len, "%s: too many gpio flags", flag);
+    return DEVICE_OPTIONS_BAD;
+  }
+  o->gpio[o->gpio_count++] = (struct gpio_setting){flag, key, value};
+  return DEVICE_OPTIONS_RUN;
+}
+
 static device_options_result take(int opt, const char *arg, device_options *o, FILE *out,
                                   char *err, size_t len) {
   char host[256];
@@ -123,19 +134,13 @@ static device_options_result take(int opt, const char *arg, device_options *o, F
   case OPT_DEVICE: o->audio.device = arg; break;
   case OPT_LIST: o->list_audio_devices = true; break;
   case OPT_CONFIG: o->config_path = arg; break;
-  case OPT_CHIP: o->gpio_chip = arg; break;
-  case OPT_LEDS: o->led_lines = arg; break;
-  case OPT_BUTTONS: o->button_lines = arg; break;
-  case OPT_LOW: o->buttons_active_low = 1; break;
-  case OPT_HIGH: o->buttons_active_low = 0; break;
-  case OPT_DEBOUNCE:
-    if (!cli_parse_long(arg, 0, 1000, &o->debounce_ms))
-      return bad(err, len, "--debounce-ms", "expected milliseconds from 0 to 1000", arg);
-    break;
-  case OPT_HOLD:
-    if (!cli_parse_long(arg, 50, 10000, &o->hold_ms))
-      return bad(err, len, "--hold-ms", "expected milliseconds from 50 to 10000", arg);
-    break;
+  case OPT_CHIP: return gpio_flag(o, "--gpio-chip", "chip", arg, err, len);
+  case OPT_LEDS: return gpio_flag(o, "--led-lines", "led_lines", arg, err, len);
+  case OPT_BUTTONS: return gpio_flag(o, "--button-lines", "button_lines", arg, err, len);
+  case OPT_LOW: return gpio_flag(o, "--buttons-active-low", "buttons_active_low", "true", err, len);
+  case OPT_HIGH: return gpio_flag(o, "--buttons-active-high", "buttons_active_low", "false", err, len);
+  case OPT_DEBOUNCE: return gpio_flag(o, "--debounce-ms", "debounce_ms", arg, err, len);
+  case OPT_HOLD: return gpio_flag(o, "--hold-ms", "hold_ms", arg, err, len);
   case OPT_LOG:
     if (!log_level_parse(arg, &o->log_level))
       return bad(err, len, "--log-level", "expected debug, info, warn or error", arg);
@@ -167,9 +172,6 @@ device_options_result device_options_parse(int argc, char **argv, device_options
       .server = DEVICE_DEFAULT_SERVER,
       .audio = {.kind = AUDIO_OUT_PORTAUDIO, .buffer_ms = AUDIO_DEFAULT_BUFFER_MS},
       .log_level = LOG_INFO,
-      .buttons_active_low = -1,
-      .debounce_ms = -1,
-      .hold_ms = -1,
   };
   default_id(o);
   opterr = 0;

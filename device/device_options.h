@@ -15,6 +15,8 @@
 
 typedef enum { MODE_GPIO, MODE_SIM, MODE_SCRIPT } device_mode;
 
+#define DEVICE_MAX_GPIO_FLAGS 16
+
 typedef struct device_options {
   device_mode mode; /* --script wins over --sim: a scripted simulator */
   const char *server;
@@ -24,12 +26,13 @@ typedef struct device_options {
   bool list_audio_devices;
   const char *log_file; /* NULL: stderr (in --sim: discarded) */
   log_level log_level;
-  /* gpio (MODE_GPIO): flags override the config file. */
+  /* The pin map and timings: the --config file, then these flags over it
+   * (checked by gpio_config_flag, which names the flag on error). */
   const char *config_path;
-  const char *gpio_chip;
-  const char *led_lines, *button_lines;
-  int buttons_active_low; /* -1 unset, 0, 1 */
-  long debounce_ms, hold_ms; /* -1 unset */
+  struct gpio_setting {
+    const char *flag, *key, *value;
+  } gpio[DEVICE_MAX_GPIO_FLAGS];
+  size_t gpio_count;
 } device_options;
 
 typedef enum { DEVICE_OPTIONS_RUN, DEVICE_OPTIONS_DONE, DEVICE_OPTIONS_BAD } device_options_result;

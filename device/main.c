@@ -12,6 +12,9 @@
 #include "clock.h"
 #include "device_app.h"
 #include "device_options.h"
+#include "gpio_config.h"
+#include "hw_gpio.h"
+#include "hw_term.h"
 #include "log.h"
 #include "report.h"
 #include "script.h"
@@ -32,15 +35,39 @@ static void handle_signals(void) {
   signal(SIGPIPE, SIG_IGN);
 }
 
+/* The pin map and timings: defaults, then --config, then the flags. */
+static int load_pin_map(const device_options *o, gpio_config *cfg, char *err, size_t len) {
+  gpio_config_defaults(cfg);
+  if (o->config_path && gpio_config_load(cfg, o->config_path, err, len) != 0) return -1;
+  for (size_t i = 0; i < o->gpio_count; i++) {
+    const struct gpio_setting *g = &o->gpio[i];
+    if (gpio_config_flag(cfg, g->flag, g->key, g->value, err, len) != 0) return -1;
+  }
+  return gpio_config_check(cfg, err, len);
+}
+
 /* Builds the back end the options ask for; NULL with `err` on failure. */
 static hw_backend *make_backend(const device_options *o, reporter *rep, char *err, size_t len) {
+  gpio_config pins;
+  if (load_pin_map(o, &pins, err, len) != 0) return NULL;
   if (o->mode == MODE_SCRIPT) {
     script s;
     if (script_load(o->script_path, &s, err, len) != 0) return NULL;
     return script_runner_create(&s, rep);
   }
-  snprintf(err, len, "this build has no %s back end yet", o->mode == MODE_SIM ? "--sim" : "gpio");
-  return NULL;
+  if (o->mode == MODE_SIM) {
+    if (!isatty(STDIN_FILENO)) {
+      snprintf(err, len, "%s", HW_TERM_NOT_A_TTY);
+      return NULL;
+    }
+    hw_term_options term = hw_term_options_default();
+    term.hold_ms = pins.hold_ms; /* a held key behaves like a held button */
+    return hw_term_create(&term);
+  }
+  char described[300];
+  gpio_config_describe(&pins, described, sizeof described);
+  log_info("gpio: %s", described);
+  return hw_gpio_create(&pins, err, len);
 }
 
 static int run(const device_options *o) {
@@ -68,6 +95,8 @@ static int run(const device_options *o) {
       .connect_at_start = o->mode != MODE_SCRIPT,
       .script_mode = o->mode == MODE_SCRIPT,
   };
+  /* The terminal is the screen now: logs would scribble over it. */
+  if (o->mode == MODE_SIM && !o->log_file && !freopen("/dev/null", "a", stderr)) return 1;
   bool script_failed = false;
   int rc = device_app_run(&config, hw, audio, rep, &stop_requested, &script_failed);
   audio_player_close(audio);
