@@ -71,6 +71,12 @@ OPAL_SERVER_WRAPPER="valgrind --error-exitcode=99 --leak-check=full --errors-for
   run_unittest "interop under valgrind (build)" $PY tests/interop/test_interop.py \
   AudioTests RobustnessTests ShutdownTests
 
+# The device under valgrind: a full play/stop/preempt/natural-end session.
+OPAL_SERVER=$PWD/build/opal-server OPAL_DEVICE=$PWD/build/opal-device \
+OPAL_DEVICE_WRAPPER="valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite -q" \
+  run_unittest "loopback, device under valgrind (build)" $PY tests/loopback/test_loopback.py \
+  LoopbackTests.test_mode_play_stop_preempt_natural_end
+
 echo
 for f in "${failures[@]}"; do echo "FAILED: $f"; done
 echo "$passed passed, $failed failed"

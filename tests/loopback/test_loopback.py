@@ -5,12 +5,15 @@ event; the server logs a digest of every stream it sent. They must agree.
 
 Run:   /usr/bin/python3 tests/loopback/test_loopback.py [-v]
 Environment: OPAL_SERVER, OPAL_DEVICE (default <repo>/build/opal-server,
-<repo>/build/opal-device).
+<repo>/build/opal-device); OPAL_DEVICE_WRAPPER, command words put before
+each device (e.g. "valgrind --error-exitcode=99 -q"), whose exit code then
+also counts.
 """
 
 import json
 import os
 import re
+import shlex
 import signal
 import subprocess
 import tempfile
@@ -22,6 +25,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 SERVER = os.environ.get("OPAL_SERVER") or os.path.join(REPO, "build", "opal-server")
 DEVICE = os.environ.get("OPAL_DEVICE") or os.path.join(REPO, "build", "opal-device")
 ASSETS = os.path.join(REPO, "assets")
+DEVICE_WRAPPER = shlex.split(os.environ.get("OPAL_DEVICE_WRAPPER", ""))
 STREAM_END = re.compile(r"stream end device=(\S+) mode=(\d+) reason=(\S+) packets=(\d+)/(\d+) digest=([0-9a-f]+)")
 
 
@@ -76,7 +80,7 @@ class Device:
         self.script.close()
         self.events = []
         self.proc = subprocess.Popen(
-            [DEVICE, "--sim", "--script", self.script.name, "--server", "127.0.0.1:%d" % port,
+            DEVICE_WRAPPER + [DEVICE, "--sim", "--script", self.script.name, "--server", "127.0.0.1:%d" % port,
              "--device-id", device_id, "--audio-out", "null", "--log-level", "warn"],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self._cond = threading.Condition()
@@ -108,7 +112,7 @@ class Device:
     def names(self):
         return [e["event"] for e in self.events]
 
-    def finish(self, timeout=30):
+    def finish(self, timeout=90 if DEVICE_WRAPPER else 30):
         try:
             rc = self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
