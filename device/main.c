@@ -32,6 +32,7 @@ static void handle_signals(void) {
   sigemptyset(&sa.sa_mask);
   sigaction(SIGINT, &sa, NULL);
   sigaction(SIGTERM, &sa, NULL);
+  sigaction(SIGHUP, &sa, NULL); /* a closed terminal: quit cleanly, restore it */
   signal(SIGPIPE, SIG_IGN);
 }
 
@@ -56,7 +57,7 @@ static hw_backend *make_backend(const device_options *o, reporter *rep, char *er
     return script_runner_create(&s, rep);
   }
   if (o->mode == MODE_SIM) {
-    if (!isatty(STDIN_FILENO)) {
+    if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO)) {
       snprintf(err, len, "%s", HW_TERM_NOT_A_TTY);
       return NULL;
     }

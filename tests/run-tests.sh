@@ -62,6 +62,8 @@ for build in build build/asan; do
     run_unittest "interop ($build)" $PY tests/interop/test_interop.py
   OPAL_SERVER=$PWD/$build/opal-server OPAL_DEVICE=$PWD/$build/opal-device \
     run_unittest "loopback ($build)" $PY tests/loopback/test_loopback.py
+  OPAL_SERVER=$PWD/$build/opal-server OPAL_DEVICE=$PWD/$build/opal-device \
+    run_unittest "tui in tmux ($build)" $PY tests/tui/test_tui.py
 done
 
 # Valgrind on a normal run: play, stop, preempt, bad input, killed
