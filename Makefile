@@ -53,7 +53,11 @@ PROGRAMS   := $(BUILD)/opal-server $(if $(wildcard device/main.c),$(BUILD)/opal-
 .DEFAULT_GOAL := all
 .SECONDARY:
 
-all: $(PROGRAMS) $(UNIT_BIN) $(PY_GEN)
+# tests/audio/play_file plays an Ogg Opus file through the device's audio
+# player (for tests/audio/test_portaudio.py), read with the server's reader.
+AUDIO_TEST_BIN := $(BUILD)/tests/audio/play_file
+
+all: $(PROGRAMS) $(UNIT_BIN) $(AUDIO_TEST_BIN) $(PY_GEN)
 
 deps:
 	@scripts/install-deps.sh
@@ -68,7 +72,7 @@ test: deps
 	@tests/run-tests.sh
 
 asan:
-	@$(MAKE) --no-print-directory BUILD=build/asan SANITIZE=1 $(PROGRAMS:$(BUILD)/%=build/asan/%) $(UNIT_BIN:$(BUILD)/%=build/asan/%)
+	@$(MAKE) --no-print-directory BUILD=build/asan SANITIZE=1 $(PROGRAMS:$(BUILD)/%=build/asan/%) $(UNIT_BIN:$(BUILD)/%=build/asan/%) $(AUDIO_TEST_BIN:$(BUILD)/%=build/asan/%)
 
 # Generated code: protobuf-c for C, protoc for the Python interop test.
 $(GEN)/comms.pb-c.c $(GEN)/comms.pb-c.h: proto/comms.proto
@@ -91,6 +95,7 @@ $(BUILD)/obj/%.o: %.c $(GEN)/comms.pb-c.h
 
 $(BUILD)/obj/server/%.o $(BUILD)/obj/tests/unit/server/%.o: CPPFLAGS += -Iserver
 $(BUILD)/obj/device/%.o $(BUILD)/obj/tests/unit/device/%.o $(BUILD)/obj/tests/unit/gpio/%.o: CPPFLAGS += -Idevice
+$(BUILD)/obj/tests/audio/%.o: CPPFLAGS += -Idevice -Iserver
 
 $(SHARED_LIB): $(SHARED_OBJ)
 $(SERVER_LIB): $(SERVER_OBJ)
@@ -124,6 +129,12 @@ $(BUILD)/tests/gpio/test_%: $(BUILD)/obj/tests/unit/gpio/test_%.o $(BUILD)/obj/t
 	@mkdir -p $(dir $@)
 	@echo "  LINK    $@"
 	$(Q)$(CC) $(LDFLAGS) $^ $(shell pkg-config --libs inih) $(LDLIBS) -lcmocka -o $@
+
+$(BUILD)/tests/audio/play_file: $(BUILD)/obj/tests/audio/play_file.o \
+    $(BUILD)/obj/server/ogg_opus_reader.o $(BUILD)/obj/server/sound.o $(DEVICE_LIB) $(SHARED_LIB)
+	@mkdir -p $(dir $@)
+	@echo "  LINK    $@"
+	$(Q)$(CC) $(LDFLAGS) $^ $(DEV_LIBS) $(LDLIBS) -o $@
 
 clean:
 	rm -rf build

@@ -26,7 +26,8 @@ typedef struct audio_config {
   audio_out_kind kind;
   const char *device;
   const char *wav_path;
-  unsigned buffer_ms; /* start playing once this much is buffered */
+  unsigned buffer_ms; /* start playing once this much is buffered;
+                         0 = AUDIO_DEFAULT_BUFFER_MS */
 } audio_config;
 
 typedef struct audio_stats {
@@ -36,6 +37,10 @@ typedef struct audio_stats {
   int64_t first_sample_ns; /* clock_now_ns() when the current sound's first sample
                               was handed to the output; 0 until then */
   uint64_t samples_played; /* in total, at 48 kHz */
+  uint64_t samples_dropped; /* in total: decoded audio that found the buffer full
+                               (only if the output stalls for seconds) */
+  uint64_t output_frames;   /* frames the output has pulled since it opened,
+                               audio and silence: the output's own clock */
 } audio_stats;
 
 typedef struct audio_player audio_player;
