@@ -3,6 +3,7 @@
 #   make            build build/opal-server
 #   make run        install missing packages, build, serve on 0.0.0.0:50051
 #   make test       install, build (normal and ASan+UBSan), run every test
+#   make bench-device  device audio latency, RSS and CPU
 #   make clean
 #   make V=1        show full compiler command lines
 #
@@ -15,6 +16,7 @@ GEN      := build/gen
 
 CC       ?= cc
 V        ?= 0
+JOBS     ?= $(shell nproc 2>/dev/null || echo 2)
 Q        := $(if $(filter 1,$(V)),,@)
 PKGS     := grpc libprotobuf-c opus ogg sndfile samplerate
 DEV_PKGS := portaudio-2.0 libgpiod inih
@@ -49,7 +51,7 @@ UNIT_SRC   := $(wildcard tests/unit/*/test_*.c)
 UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 PROGRAMS   := $(BUILD)/opal-server $(if $(wildcard device/main.c),$(BUILD)/opal-device)
 
-.PHONY: all deps run test check unit asan clean
+.PHONY: all deps run test asan bench-device clean
 .DEFAULT_GOAL := all
 .SECONDARY:
 
@@ -63,13 +65,19 @@ deps:
 	@scripts/install-deps.sh
 
 run: deps
-	@$(MAKE) --no-print-directory $(BUILD)/opal-server
+	@$(MAKE) --no-print-directory -j$(JOBS) $(BUILD)/opal-server
 	$(BUILD)/opal-server --listen 0.0.0.0:50051 --assets assets
 
 test: deps
-	@$(MAKE) --no-print-directory all
-	@$(MAKE) --no-print-directory asan
+	@$(MAKE) --no-print-directory -j$(JOBS) all
+	@$(MAKE) --no-print-directory -j$(JOBS) asan
 	@tests/run-tests.sh
+
+# Device audio figures: press -> first sample through PortAudio into a
+# PulseAudio null sink, and the device's RSS and CPU while playing.
+bench-device: deps
+	@$(MAKE) --no-print-directory -j$(JOBS) all
+	@/usr/bin/python3 tests/bench/device_audio.py
 
 asan:
 	@$(MAKE) --no-print-directory BUILD=build/asan SANITIZE=1 $(PROGRAMS:$(BUILD)/%=build/asan/%) $(UNIT_BIN:$(BUILD)/%=build/asan/%) $(AUDIO_TEST_BIN:$(BUILD)/%=build/asan/%)

@@ -19,35 +19,20 @@ import array
 import json
 import math
 import os
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 import unittest
 import wave
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from pulse_sandbox import RATE, SINK, PulseSandbox, stop  # noqa: E402
+
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PLAY = os.environ.get("OPAL_PLAY_FILE") or os.path.join(REPO, "build", "tests", "audio", "play_file")
 CHIME = os.path.join(REPO, "assets", "0-chime.opus")
-RATE = 48000
-SINK = "opal_null"
 NO_DEVICE_HINT = "use --audio-out null or --audio-out wav:FILE"
-
-
-def stop(proc, sig=signal.SIGTERM, wait=3.0):
-    """Ends one process we started, by its PID: `sig`, then SIGKILL."""
-    if proc is None or proc.poll() is not None:
-        return
-    try:
-        proc.send_signal(sig)
-        proc.wait(timeout=wait)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=wait)
-    except ProcessLookupError:
-        pass
 
 
 def rms_dbfs(samples):
@@ -104,54 +89,13 @@ def best_alignment(rec, ref):
 class PortAudioTests(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        for tool in ("pulseaudio", "parec", "pactl"):
-            if not shutil.which(tool):
-                raise RuntimeError("%s is not installed (Debian packages pulseaudio, "
-                                   "pulseaudio-utils, libasound2-plugins)" % tool)
         if not os.path.exists(PLAY):
             raise RuntimeError("%s is not built" % PLAY)
-        cls.tmp = tempfile.mkdtemp(prefix="opal-audio-")
-        cls.addClassCleanup(shutil.rmtree, cls.tmp, True)
-        run = os.path.join(cls.tmp, "run")
-        home = os.path.join(cls.tmp, "home")
-        os.makedirs(run, mode=0o700)
-        os.makedirs(home)
-        with open(os.path.join(home, ".asoundrc"), "w") as f:
-            f.write("pcm.!default { type pulse }\nctl.!default { type pulse }\n")
-        cls.socket = os.path.join(run, "pulse.sock")
-        env = dict(os.environ)
-        for k in ("PULSE_SERVER", "PULSE_SINK", "PULSE_SOURCE", "PULSE_COOKIE",
-                  "ALSA_CONFIG_PATH", "DISPLAY", "DBUS_SESSION_BUS_ADDRESS"):
-            env.pop(k, None)
-        env.update(HOME=home, XDG_RUNTIME_DIR=run, XDG_CONFIG_HOME=os.path.join(home, ".config"),
-                   PULSE_SERVER="unix:" + cls.socket)
-        cls.env = env
-        cls.daemon_log = open(os.path.join(cls.tmp, "pulseaudio.log"), "w+")
-        cls.addClassCleanup(cls.daemon_log.close)
-        # -n: no default.pa; only a unix socket (loopback only) and one null
-        # sink in the format the device plays, so nothing is resampled.
-        cls.daemon = subprocess.Popen(
-            ["pulseaudio", "-n", "--daemonize=no", "--exit-idle-time=-1", "--disallow-exit",
-             "--use-pid-file=no", "--realtime=no", "--high-priority=no", "--disable-shm=yes",
-             "--log-target=stderr", "--log-level=warning",
-             "-L", "module-native-protocol-unix socket=%s auth-anonymous=1" % cls.socket,
-             "-L", "module-null-sink sink_name=%s rate=%d channels=1 channel_map=mono "
-                   "format=s16le" % (SINK, RATE)],
-            env=env, stdin=subprocess.DEVNULL, stdout=cls.daemon_log, stderr=subprocess.STDOUT)
-        cls.addClassCleanup(stop, cls.daemon)
-        deadline = time.monotonic() + 10
-        while True:
-            if cls.daemon.poll() is not None:
-                cls.daemon_log.seek(0)
-                raise RuntimeError("pulseaudio exited with %d:\n%s"
-                                   % (cls.daemon.returncode, cls.daemon_log.read()))
-            if os.path.exists(cls.socket) and subprocess.run(
-                    ["pactl", "list", "short", "sinks"], env=env, capture_output=True,
-                    text=True, timeout=5).stdout.find(SINK) >= 0:
-                break
-            if time.monotonic() > deadline:
-                raise RuntimeError("pulseaudio did not come up within 10 s")
-            time.sleep(0.05)
+        cls.pulse = PulseSandbox()
+        cls.addClassCleanup(cls.pulse.close)
+        cls.pulse.start()
+        cls.env = cls.pulse.env
+        cls.tmp = cls.pulse.tmp
 
     def play(self, *args, env=None, timeout=25):
         p = subprocess.run([PLAY, *args], env=env or self.env, stdin=subprocess.DEVNULL,
