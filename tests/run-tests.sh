@@ -62,6 +62,8 @@ for build in build build/asan; do
     run_unittest "interop ($build)" $PY tests/interop/test_interop.py
   OPAL_SERVER=$PWD/$build/opal-server OPAL_DEVICE=$PWD/$build/opal-device \
     run_unittest "loopback ($build)" $PY tests/loopback/test_loopback.py
+  OPAL_DEVICE=$PWD/$build/opal-device \
+    run_unittest "device against a foreign server ($build)" $PY tests/loopback/test_foreign_server.py
   OPAL_SERVER=$PWD/$build/opal-server OPAL_DEVICE=$PWD/$build/opal-device \
     run_unittest "tui in tmux ($build)" $PY tests/tui/test_tui.py
   OPAL_PLAY_FILE=$PWD/$build/tests/audio/play_file \
