@@ -261,7 +261,7 @@ int gpio_config_load(gpio_config *cfg, const char *path, char *err, size_t err_l
   return 0;
 }
 
-static void line_owner(int i, char *out, size_t len) {
+void gpio_line_owner(int i, char *out, size_t len) {
   if (i < HW_LED_COUNT)
     snprintf(out, len, "led_%d", i);
   else
@@ -276,8 +276,8 @@ int gpio_config_check(const gpio_config *cfg, char *err, size_t err_len) {
     for (int j = i + 1; j < HW_LED_COUNT + HW_BUTTON_COUNT; j++)
       if (all[i] == all[j]) {
         char a[24], b[24];
-        line_owner(i, a, sizeof a);
-        line_owner(j, b, sizeof b);
+        gpio_line_owner(i, a, sizeof a);
+        gpio_line_owner(j, b, sizeof b);
         snprintf(err, err_len, "gpio line %u is given twice: for %s and for %s", all[i], a, b);
         return -1;
       }

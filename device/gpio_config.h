@@ -62,6 +62,10 @@ int gpio_config_load(gpio_config *cfg, const char *path, char *err, size_t err_l
  * than debounce_ms. */
 int gpio_config_check(const gpio_config *cfg, char *err, size_t err_len);
 
+/* What line number `i` of the pin map is for: 0..5 are "led_0".."led_5",
+ * 6..9 "button Connect".."button Play". */
+void gpio_line_owner(int i, char *out, size_t out_len);
+
 /* One line for the log: chip, lines, polarity, timings. */
 void gpio_config_describe(const gpio_config *cfg, char *out, size_t out_len);
 

@@ -52,18 +52,11 @@ int64_t hw_gpio_event_time_ns(int64_t event_ns, int64_t mono_now_ns, int64_t rea
   return at;
 }
 
-static void line_owner(char *out, size_t len, bool led, int i) {
-  if (led)
-    snprintf(out, len, "led_%d", i);
-  else
-    snprintf(out, len, "button %s", gpio_button_name(i));
-}
-
 /* Gets and requests one line; on failure fills `err` and returns NULL. */
 static struct gpiod_line *request_line(gpio_hw *hw, bool led, int i, char *err, size_t err_len) {
   unsigned offset = led ? hw->cfg.led_lines[i] : hw->cfg.button_lines[i];
   char owner[32];
-  line_owner(owner, sizeof owner, led, i);
+  gpio_line_owner(led ? i : HW_LED_COUNT + i, owner, sizeof owner);
 
   struct gpiod_line *line = gpiod_chip_get_line(hw->chip, offset);
   if (!line) {
@@ -332,24 +325,8 @@ static const hw_ops gpio_ops = {
     .destroy = gpio_destroy,
 };
 
-static bool lines_distinct(const gpio_config *cfg, char *err, size_t err_len) {
-  unsigned all[HW_LED_COUNT + HW_BUTTON_COUNT];
-  memcpy(all, cfg->led_lines, sizeof cfg->led_lines);
-  memcpy(all + HW_LED_COUNT, cfg->button_lines, sizeof cfg->button_lines);
-  for (int i = 0; i < HW_LED_COUNT + HW_BUTTON_COUNT; i++)
-    for (int j = i + 1; j < HW_LED_COUNT + HW_BUTTON_COUNT; j++)
-      if (all[i] == all[j]) {
-        char a[32], b[32];
-        line_owner(a, sizeof a, i < HW_LED_COUNT, i < HW_LED_COUNT ? i : i - HW_LED_COUNT);
-        line_owner(b, sizeof b, j < HW_LED_COUNT, j < HW_LED_COUNT ? j : j - HW_LED_COUNT);
-        snprintf(err, err_len, "gpio line %u is given twice: for %s and for %s", all[i], a, b);
-        return false;
-      }
-  return true;
-}
-
 hw_backend *hw_gpio_create(const gpio_config *cfg, char *err, size_t err_len) {
-  if (!lines_distinct(cfg, err, err_len)) return NULL;
+  if (gpio_config_check(cfg, err, err_len) != 0) return NULL;
   gpio_hw *hw = calloc(1, sizeof *hw);
   if (!hw) {
     snprintf(err, err_len, "gpio: out of memory");
