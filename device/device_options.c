@@ -1,6 +1,5 @@
 #include "device_options.h"
 
-#include <getopt.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -66,13 +65,13 @@ static const struct option long_options[] = {
     {NULL, 0, NULL, 0},
 };
 
-static device_options_result bad(char *err, size_t len, const char *flag, const char *why,
+static cli_result bad(char *err, size_t len, const char *flag, const char *why,
                                  const char *value) {
   snprintf(err, len, "%s: %s (got '%s')", flag, why, value);
-  return DEVICE_OPTIONS_BAD;
+  return CLI_BAD;
 }
 
-static device_options_result take_audio_out(const char *arg, device_options *o, char *err,
+static cli_result take_audio_out(const char *arg, device_options *o, char *err,
                                             size_t len) {
   if (strcmp(arg, "portaudio") == 0) {
     o->audio.kind = AUDIO_OUT_PORTAUDIO;
@@ -84,29 +83,30 @@ static device_options_result take_audio_out(const char *arg, device_options *o, 
   } else {
     return bad(err, len, "--audio-out", "expected portaudio, null or wav:FILE", arg);
   }
-  return DEVICE_OPTIONS_RUN;
+  return CLI_RUN;
 }
 
-static device_options_result take_id(const char *arg, device_options *o, char *err, size_t len) {
+static cli_result take_id(const char *arg, device_options *o, char *err, size_t len) {
   const char *why = device_id_problem(arg, strlen(arg));
   if (why) return bad(err, len, "--device-id", why, arg);
   snprintf(o->device_id, sizeof o->device_id, "%s", arg);
-  return DEVICE_OPTIONS_RUN;
+  return CLI_RUN;
 }
 
 /* Keeps a pin-map flag for later: it applies over the --config file. */
-static device_options_result gpio_flag(device_options *o, const char *flag, const char *key,
+static cli_result gpio_flag(device_options *o, const char *flag, const char *key,
                                        const char *value, char *err, size_t len) {
   if (o->gpio_count == DEVICE_MAX_GPIO_FLAGS) {
     snprintf(err, len, "%s: too many gpio flags", flag);
-    return DEVICE_OPTIONS_BAD;
+    return CLI_BAD;
   }
   o->gpio[o->gpio_count++] = (struct gpio_setting){flag, key, value};
-  return DEVICE_OPTIONS_RUN;
+  return CLI_RUN;
 }
 
-static device_options_result take(int opt, const char *arg, device_options *o, FILE *out,
-                                  char *err, size_t len) {
+static cli_result take(int opt, const char *arg, void *ctx, FILE *out, char *err,
+                       size_t len) {
+  device_options *o = ctx;
   char host[256];
   int port;
   const char *why;
@@ -148,12 +148,12 @@ static device_options_result take(int opt, const char *arg, device_options *o, F
   case OPT_LOG_FILE: o->log_file = arg; break;
   case OPT_HELP:
     fputs(usage, out);
-    return DEVICE_OPTIONS_DONE;
+    return CLI_DONE;
   default:
     fprintf(out, "opal-device %s\n", OPAL_DEVICE_VERSION);
-    return DEVICE_OPTIONS_DONE;
+    return CLI_DONE;
   }
-  return DEVICE_OPTIONS_RUN;
+  return CLI_RUN;
 }
 
 /* The default device id: this machine's name, if it is a valid id. */
@@ -165,7 +165,7 @@ static void default_id(device_options *o) {
   memcpy(o->device_id, host, strlen(host) + 1);
 }
 
-device_options_result device_options_parse(int argc, char **argv, device_options *o, FILE *out,
+cli_result device_options_parse(int argc, char **argv, device_options *o, FILE *out,
                                            char *err, size_t err_len) {
   *o = (device_options){
       .mode = MODE_GPIO,
@@ -174,24 +174,5 @@ device_options_result device_options_parse(int argc, char **argv, device_options
       .log_level = LOG_INFO,
   };
   default_id(o);
-  opterr = 0;
-  optind = 1;
-  int opt;
-  while ((opt = getopt_long(argc, argv, ":", long_options, NULL)) != -1) {
-    if (opt == '?') {
-      snprintf(err, err_len, "%s: unknown flag (see --help)", argv[optind - 1]);
-      return DEVICE_OPTIONS_BAD;
-    }
-    if (opt == ':') {
-      snprintf(err, err_len, "%s: needs a value (see --help)", argv[optind - 1]);
-      return DEVICE_OPTIONS_BAD;
-    }
-    device_options_result r = take(opt, optarg, o, out, err, err_len);
-    if (r != DEVICE_OPTIONS_RUN) return r;
-  }
-  if (optind < argc) {
-    snprintf(err, err_len, "%s: unexpected argument (see --help)", argv[optind]);
-    return DEVICE_OPTIONS_BAD;
-  }
-  return DEVICE_OPTIONS_RUN;
+  return cli_parse(argc, argv, long_options, take, o, out, err, err_len);
 }

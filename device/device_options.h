@@ -7,6 +7,7 @@
 #include <stdio.h>
 
 #include "audio_player.h"
+#include "cli_args.h"
 #include "device_id.h"
 #include "log.h"
 
@@ -35,11 +36,8 @@ typedef struct device_options {
   size_t gpio_count;
 } device_options;
 
-typedef enum { DEVICE_OPTIONS_RUN, DEVICE_OPTIONS_DONE, DEVICE_OPTIONS_BAD } device_options_result;
-
-/* Parses argv. DONE: --help or --version was printed to `out`. BAD: `err`
- * holds one line naming the flag at fault. */
-device_options_result device_options_parse(int argc, char **argv, device_options *o, FILE *out,
-                                           char *err, size_t err_len);
+/* Parses argv (see cli_parse for what the result means). */
+cli_result device_options_parse(int argc, char **argv, device_options *o, FILE *out, char *err,
+                                size_t err_len);
 
 #endif

@@ -1,7 +1,6 @@
 /* opal-device: parses flags, builds the back end and the audio output,
  * runs the device until quit or SIGINT/SIGTERM. */
 #include <grpc/grpc.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,25 +15,10 @@
 #include "hw_gpio.h"
 #include "hw_term.h"
 #include "log.h"
+#include "stop_signal.h"
 #include "report.h"
 #include "script.h"
 #include "script_runner.h"
-
-static volatile sig_atomic_t stop_requested;
-
-static void on_stop_signal(int sig) {
-  (void)sig;
-  stop_requested = 1;
-}
-
-static void handle_signals(void) {
-  struct sigaction sa = {.sa_handler = on_stop_signal};
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGINT, &sa, NULL);
-  sigaction(SIGTERM, &sa, NULL);
-  sigaction(SIGHUP, &sa, NULL); /* a closed terminal: quit cleanly, restore it */
-  signal(SIGPIPE, SIG_IGN);
-}
 
 /* The pin map and timings: defaults, then --config, then the flags. */
 static int load_pin_map(const device_options *o, gpio_config *cfg, char *err, size_t len) {
@@ -99,7 +83,7 @@ static int run(const device_options *o) {
   /* The terminal is the screen now: logs would scribble over it. */
   if (o->mode == MODE_SIM && !o->log_file && !freopen("/dev/null", "a", stderr)) return 1;
   bool script_failed = false;
-  int rc = device_app_run(&config, hw, audio, rep, &stop_requested, &script_failed);
+  int rc = device_app_run(&config, hw, audio, rep, &stop_signals, &script_failed);
   audio_player_close(audio);
   reporter_destroy(rep);
   return rc != 0 ? rc : script_failed ? 1 : 0;
@@ -109,12 +93,12 @@ int main(int argc, char **argv) {
   device_options opts;
   char err[512];
   switch (device_options_parse(argc, argv, &opts, stdout, err, sizeof err)) {
-  case DEVICE_OPTIONS_DONE:
+  case CLI_DONE:
     return 0;
-  case DEVICE_OPTIONS_BAD:
+  case CLI_BAD:
     fprintf(stderr, "opal-device: %s\n", err);
     return 2;
-  case DEVICE_OPTIONS_RUN:
+  case CLI_RUN:
     break;
   }
   if (opts.list_audio_devices) return audio_list_devices(stdout) == 0 ? 0 : 1;
@@ -123,7 +107,7 @@ int main(int argc, char **argv) {
     fprintf(stdout, "opal-device: --log-file %s: cannot open it\n", opts.log_file);
     return 2;
   }
-  handle_signals();
+  stop_signal_install();
   grpc_init();
   int rc = run(&opts);
   grpc_shutdown();

@@ -1,7 +1,6 @@
 /* opal-server: parses flags, loads the sounds, serves until SIGINT/SIGTERM. */
 #include <grpc/grpc.h>
 #include <libgen.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,24 +9,10 @@
 #include "clock.h"
 #include "listen_probe.h"
 #include "log.h"
+#include "stop_signal.h"
 #include "server.h"
 #include "server_options.h"
 #include "sound_library.h"
-
-static volatile sig_atomic_t stop_requested;
-
-static void on_stop_signal(int sig) {
-  (void)sig;
-  if (stop_requested < 2) stop_requested++;
-}
-
-static void handle_signals(void) {
-  struct sigaction sa = {.sa_handler = on_stop_signal};
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGINT, &sa, NULL);
-  sigaction(SIGTERM, &sa, NULL);
-  signal(SIGPIPE, SIG_IGN);
-}
 
 /* The bundled assets: the repository's assets/ folder, found from the
  * binary (build/opal-server or build/asan/opal-server). */
@@ -57,12 +42,12 @@ int main(int argc, char **argv) {
   server_options opts;
   char err[512], assets_buf[4200];
   switch (server_options_parse(argc, argv, &opts, stdout, err, sizeof err)) {
-  case OPTIONS_DONE:
+  case CLI_DONE:
     return 0;
-  case OPTIONS_BAD:
+  case CLI_BAD:
     fprintf(stderr, "opal-server: %s\n", err);
     return 2;
-  case OPTIONS_RUN:
+  case CLI_RUN:
     break;
   }
   log_set_level(opts.log_level);
@@ -77,14 +62,14 @@ int main(int argc, char **argv) {
     return 1;
   }
   log_sounds(&sounds);
-  handle_signals();
+  stop_signal_install();
 
   grpc_init();
   opal_server server;
   server_config config = {
       .listen = opts.listen, .lead_ns = opts.lead_ms * NS_PER_MS, .sounds = &sounds};
   int rc = server_start(&server, &config, err, sizeof err);
-  if (rc == 0) server_run(&server, &stop_requested);
+  if (rc == 0) server_run(&server, &stop_signals);
   else fprintf(stderr, "opal-server: %s\n", err);
   grpc_shutdown();
   sound_library_clear(&sounds);

@@ -1,6 +1,5 @@
 #include "server_options.h"
 
-#include <getopt.h>
 #include <string.h>
 
 #include "cli_args.h"
@@ -32,14 +31,15 @@ static const struct option long_options[] = {
     {NULL, 0, NULL, 0},
 };
 
-static options_result bad(char *err, size_t len, const char *flag, const char *why,
+static cli_result bad(char *err, size_t len, const char *flag, const char *why,
                           const char *value) {
   snprintf(err, len, "%s: %s (got '%s')", flag, why, value);
-  return OPTIONS_BAD;
+  return CLI_BAD;
 }
 
-static options_result take(int opt, const char *arg, server_options *o, FILE *out,
-                           char *err, size_t len) {
+static cli_result take(int opt, const char *arg, void *ctx, FILE *out, char *err,
+                       size_t len) {
+  server_options *o = ctx;
   char host[256];
   int port;
   const char *why;
@@ -48,51 +48,32 @@ static options_result take(int opt, const char *arg, server_options *o, FILE *ou
     if ((why = cli_split_host_port(arg, host, sizeof host, &port)))
       return bad(err, len, "--listen", why, arg);
     o->listen = arg;
-    return OPTIONS_RUN;
+    return CLI_RUN;
   case OPT_ASSETS:
     if (!*arg) return bad(err, len, "--assets", "expected a folder", arg);
     o->assets = arg;
-    return OPTIONS_RUN;
+    return CLI_RUN;
   case OPT_LEAD:
     if (!cli_parse_long(arg, 0, SERVER_MAX_LEAD_MS, &o->lead_ms))
       return bad(err, len, "--lead-ms", "expected milliseconds from 0 to 5000", arg);
-    return OPTIONS_RUN;
+    return CLI_RUN;
   case OPT_LOG:
     if (!log_level_parse(arg, &o->log_level))
       return bad(err, len, "--log-level", "expected debug, info, warn or error", arg);
-    return OPTIONS_RUN;
+    return CLI_RUN;
   case OPT_HELP:
     fputs(usage, out);
-    return OPTIONS_DONE;
+    return CLI_DONE;
   default:
     fprintf(out, "opal-server %s\n", OPAL_VERSION);
-    return OPTIONS_DONE;
+    return CLI_DONE;
   }
 }
 
-options_result server_options_parse(int argc, char **argv, server_options *o, FILE *out,
+cli_result server_options_parse(int argc, char **argv, server_options *o, FILE *out,
                                     char *err, size_t err_len) {
   *o = (server_options){.listen = SERVER_DEFAULT_LISTEN,
                         .lead_ms = SERVER_DEFAULT_LEAD_MS,
                         .log_level = LOG_INFO};
-  opterr = 0; /* our own messages, one line each */
-  optind = 1;
-  int opt;
-  while ((opt = getopt_long(argc, argv, ":", long_options, NULL)) != -1) {
-    if (opt == '?') {
-      snprintf(err, err_len, "%s: unknown flag (see --help)", argv[optind - 1]);
-      return OPTIONS_BAD;
-    }
-    if (opt == ':') {
-      snprintf(err, err_len, "%s: needs a value (see --help)", argv[optind - 1]);
-      return OPTIONS_BAD;
-    }
-    options_result r = take(opt, optarg, o, out, err, err_len);
-    if (r != OPTIONS_RUN) return r;
-  }
-  if (optind < argc) {
-    snprintf(err, err_len, "%s: unexpected argument (see --help)", argv[optind]);
-    return OPTIONS_BAD;
-  }
-  return OPTIONS_RUN;
+  return cli_parse(argc, argv, long_options, take, o, out, err, err_len);
 }

@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "cli_args.h"
 #include "log.h"
 
 #define OPAL_VERSION "0.1.0"
@@ -19,11 +20,8 @@ typedef struct server_options {
   log_level log_level;
 } server_options;
 
-typedef enum { OPTIONS_RUN, OPTIONS_DONE, OPTIONS_BAD } options_result;
-
-/* Parses argv. OPTIONS_DONE: --help or --version was printed to `out`.
- * OPTIONS_BAD: `err` holds one line naming the flag at fault. */
-options_result server_options_parse(int argc, char **argv, server_options *o, FILE *out,
-                                    char *err, size_t err_len);
+/* Parses argv (see cli_parse for what the result means). */
+cli_result server_options_parse(int argc, char **argv, server_options *o, FILE *out, char *err,
+                                size_t err_len);
 
 #endif

@@ -1,6 +1,7 @@
 #include "cli_args.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -33,4 +34,25 @@ const char *cli_split_host_port(const char *text, char *host, size_t host_len, i
   host[n] = '\0';
   *port = (int)p;
   return NULL;
+}
+
+cli_result cli_parse(int argc, char **argv, const struct option *options, cli_take_fn take,
+                     void *ctx, FILE *out, char *err, size_t err_len) {
+  opterr = 0; /* our own messages, one line each */
+  optind = 1;
+  int opt;
+  while ((opt = getopt_long(argc, argv, ":", options, NULL)) != -1) {
+    if (opt == '?' || opt == ':') {
+      snprintf(err, err_len, "%s: %s (see --help)", argv[optind - 1],
+               opt == '?' ? "unknown flag" : "needs a value");
+      return CLI_BAD;
+    }
+    cli_result r = take(opt, optarg, ctx, out, err, err_len);
+    if (r != CLI_RUN) return r;
+  }
+  if (optind < argc) {
+    snprintf(err, err_len, "%s: unexpected argument (see --help)", argv[optind]);
+    return CLI_BAD;
+  }
+  return CLI_RUN;
 }

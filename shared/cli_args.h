@@ -2,8 +2,26 @@
 #ifndef OPAL_CLI_ARGS_H
 #define OPAL_CLI_ARGS_H
 
+#include <getopt.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
+
+typedef enum {
+  CLI_RUN,  /* parsed: go on */
+  CLI_DONE, /* --help or --version was printed: exit 0 */
+  CLI_BAD,  /* `err` holds one line naming the flag at fault */
+} cli_result;
+
+/* Handles one option (getopt_long's value `opt`, its argument or NULL). */
+typedef cli_result (*cli_take_fn)(int opt, const char *arg, void *ctx, FILE *out, char *err,
+                                  size_t err_len);
+
+/* Runs getopt_long over argv with `options`, calling `take` for each; an
+ * unknown flag, a missing value or a stray argument is CLI_BAD with a line
+ * naming it. */
+cli_result cli_parse(int argc, char **argv, const struct option *options, cli_take_fn take,
+                     void *ctx, FILE *out, char *err, size_t err_len);
 
 /* Parses a whole decimal number in [min, max]. */
 bool cli_parse_long(const char *text, long min, long max, long *out);

@@ -43,9 +43,9 @@ static void numbers(void **unused) {
   assert_false(cli_parse_long("99999999999999999999", 0, 5000, &v));
 }
 
-static options_result parse(char **argv, int argc, server_options *o, char *err) {
+static cli_result parse(char **argv, int argc, server_options *o, char *err) {
   FILE *out = fopen("/dev/null", "w");
-  options_result r = server_options_parse(argc, argv, o, out, err, 256);
+  cli_result r = server_options_parse(argc, argv, o, out, err, 256);
   fclose(out);
   return r;
 }
@@ -55,7 +55,7 @@ static void server_defaults_and_values(void **unused) {
   server_options o;
   char err[256];
   char *none[] = {"opal-server"};
-  assert_int_equal(parse(none, 1, &o, err), OPTIONS_RUN);
+  assert_int_equal(parse(none, 1, &o, err), CLI_RUN);
   assert_string_equal(o.listen, "0.0.0.0:50051");
   assert_null(o.assets);
   assert_int_equal(o.lead_ms, 150);
@@ -63,22 +63,22 @@ static void server_defaults_and_values(void **unused) {
 
   char *all[] = {"opal-server", "--listen", "127.0.0.1:0", "--assets=/x", "--lead-ms", "40",
                  "--log-level", "debug"};
-  assert_int_equal(parse(all, 8, &o, err), OPTIONS_RUN);
+  assert_int_equal(parse(all, 8, &o, err), CLI_RUN);
   assert_string_equal(o.listen, "127.0.0.1:0");
   assert_string_equal(o.assets, "/x");
   assert_int_equal(o.lead_ms, 40);
   assert_int_equal(o.log_level, LOG_DEBUG);
 
   char *help[] = {"opal-server", "--help"};
-  assert_int_equal(parse(help, 2, &o, err), OPTIONS_DONE);
+  assert_int_equal(parse(help, 2, &o, err), CLI_DONE);
   char *version[] = {"opal-server", "--version"};
-  assert_int_equal(parse(version, 2, &o, err), OPTIONS_DONE);
+  assert_int_equal(parse(version, 2, &o, err), CLI_DONE);
 }
 
 static void expect_bad(char **argv, int argc, const char *flag) {
   server_options o;
   char err[256] = "";
-  assert_int_equal(parse(argv, argc, &o, err), OPTIONS_BAD);
+  assert_int_equal(parse(argv, argc, &o, err), CLI_BAD);
   if (strncmp(err, flag, strlen(flag)) != 0) fail_msg("'%s' does not start with '%s'", err, flag);
   assert_null(strchr(err, '\n'));
 }

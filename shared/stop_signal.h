@@ -1,0 +1,13 @@
+/* SIGINT, SIGTERM and SIGHUP ask a program to stop: the handler only counts
+ * them, and the program's loop looks at the count (a second signal can
+ * mean "stop now"). SIGPIPE is ignored: a closed socket is an error code. */
+#ifndef OPAL_STOP_SIGNAL_H
+#define OPAL_STOP_SIGNAL_H
+
+#include <signal.h>
+
+extern volatile sig_atomic_t stop_signals; /* 0, 1 or 2 (and more is 2) */
+
+void stop_signal_install(void);
+
+#endif
