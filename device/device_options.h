@@ -14,15 +14,22 @@
 #define OPAL_DEVICE_VERSION "0.1.0"
 #define DEVICE_DEFAULT_SERVER "localhost:50051"
 
-typedef enum { MODE_GPIO, MODE_SIM, MODE_SCRIPT } device_mode;
+typedef enum { MODE_GPIO, MODE_SIM, MODE_SCRIPT, MODE_FLEET } device_mode;
 
 #define DEVICE_MAX_GPIO_FLAGS 16
 
 typedef struct device_options {
-  device_mode mode; /* --script wins over --sim: a scripted simulator */
+  device_mode mode; /* --fleet, else --script, else --sim, else gpio */
   const char *server;
   char device_id[DEVICE_ID_MAX_LEN + 1];
-  const char *script_path; /* MODE_SCRIPT; "-" is stdin */
+  const char *script_path; /* MODE_SCRIPT, or every fleet device; "-" is stdin */
+  bool sim;
+  /* --fleet */
+  unsigned fleet_count;
+  const char *id_prefix;
+  double ramp_per_s, duration_s, play_per_min, mode_per_min, play_seconds, progress_s;
+  unsigned late_ms;
+  bool decode, json;
   audio_config audio;
   bool list_audio_devices;
   const char *log_file; /* NULL: stderr (in --sim: discarded) */

@@ -11,6 +11,7 @@
 #include "clock.h"
 #include "device_app.h"
 #include "device_options.h"
+#include "fleet.h"
 #include "gpio_config.h"
 #include "hw_gpio.h"
 #include "hw_term.h"
@@ -55,7 +56,35 @@ static hw_backend *make_backend(const device_options *o, reporter *rep, char *er
   return hw_gpio_create(&pins, err, len);
 }
 
+static int run_fleet(const device_options *o) {
+  script s = {0};
+  char err[512];
+  if (o->script_path && script_load(o->script_path, &s, err, sizeof err) != 0) {
+    fprintf(stderr, "opal-device: %s\n", err);
+    return 2;
+  }
+  fleet_config config = {
+      .server = o->server,
+      .id_prefix = o->id_prefix,
+      .count = o->fleet_count,
+      .ramp_per_s = o->ramp_per_s,
+      .duration_s = o->duration_s,
+      .play_per_min = o->play_per_min,
+      .mode_per_min = o->mode_per_min,
+      .play_seconds = o->play_seconds,
+      .script = o->script_path ? &s : NULL,
+      .late_ms = o->late_ms,
+      .decode = o->decode,
+      .progress_s = o->progress_s,
+      .json = o->json,
+  };
+  int rc = fleet_run(&config, &stop_signals);
+  script_free(&s);
+  return rc;
+}
+
 static int run(const device_options *o) {
+  if (o->mode == MODE_FLEET) return run_fleet(o);
   char err[512];
   reporter *rep = reporter_create(o->mode == MODE_SCRIPT ? stdout : NULL, o->device_id);
   hw_backend *hw = make_backend(o, rep, err, sizeof err);

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "clock.h"
@@ -28,6 +29,15 @@ static const char *bundled_assets(char *buf, size_t len) {
     if (access(buf, F_OK) == 0) return buf;
   }
   return "assets";
+}
+
+/* One socket per device: take every file descriptor the system allows. */
+static void raise_fd_limit(void) {
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == rl.rlim_max) return;
+  rl.rlim_cur = rl.rlim_max;
+  if (setrlimit(RLIMIT_NOFILE, &rl) == 0)
+    log_info("open-file limit raised to %llu", (unsigned long long)rl.rlim_cur);
 }
 
 static void log_sounds(const sound_library *lib) {
@@ -62,6 +72,7 @@ int main(int argc, char **argv) {
     return 1;
   }
   log_sounds(&sounds);
+  raise_fd_limit();
   stop_signal_install();
 
   grpc_init();

@@ -15,6 +15,16 @@ bool cli_parse_long(const char *text, long min, long max, long *out) {
   return true;
 }
 
+bool cli_parse_double(const char *text, double min, double max, double *out) {
+  if (!text || !*text) return false;
+  char *end;
+  errno = 0;
+  double v = strtod(text, &end);
+  if (errno || *end || !(v >= min && v <= max)) return false;
+  *out = v;
+  return true;
+}
+
 const char *cli_split_host_port(const char *text, char *host, size_t host_len, int *port) {
   const char *colon = strrchr(text, ':');
   if (!colon) return "expected HOST:PORT";

@@ -26,6 +26,9 @@ cli_result cli_parse(int argc, char **argv, const struct option *options, cli_ta
 /* Parses a whole decimal number in [min, max]. */
 bool cli_parse_long(const char *text, long min, long max, long *out);
 
+/* Parses a decimal number (fractions allowed) in [min, max]. */
+bool cli_parse_double(const char *text, double min, double max, double *out);
+
 /* Splits "HOST:PORT" (or "[V6]:PORT") into `host` and `port` (0..65535).
  * Returns NULL on success, else a static sentence saying what is wrong. */
 const char *cli_split_host_port(const char *text, char *host, size_t host_len, int *port);
