@@ -79,7 +79,9 @@ static int64_t exponential_ns(fleet_device *d, double per_min) {
 /* ---- what a device's connection says ---- */
 
 static void notify(fleet_device *d, script_watch w) {
-  if (d->fleet->config->script) script_exec_notify(&d->exec, w);
+  if (!d->fleet->config->script) return;
+  script_exec_notify(&d->exec, w);
+  d->next_step_ns = 0; /* a wait-for may be over: step at the next tick */
 }
 
 /* "StatusStream ended: UNAVAILABLE: ..." -> the status's index. */
