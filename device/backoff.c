@@ -7,15 +7,6 @@ void backoff_init(backoff *b, unsigned base_ms, unsigned cap_ms, uint64_t seed) 
   b->rng = seed ? seed : 0x9E3779B97F4A7C15ULL;
 }
 
-static uint64_t next_random(backoff *b) {
-  uint64_t x = b->rng;
-  x ^= x << 13;
-  x ^= x >> 7;
-  x ^= x << 17;
-  b->rng = x;
-  return x;
-}
-
 unsigned backoff_ceiling_ms(const backoff *b) {
   uint64_t ceiling = b->base_ms;
   for (unsigned i = 0; i < b->attempt && ceiling < b->cap_ms; i++) ceiling *= 2;
@@ -25,7 +16,7 @@ unsigned backoff_ceiling_ms(const backoff *b) {
 unsigned backoff_next_ms(backoff *b) {
   unsigned ceiling = backoff_ceiling_ms(b);
   b->attempt++;
-  return (unsigned)(next_random(b) % ((uint64_t)ceiling + 1));
+  return (unsigned)(backoff_random(&b->rng) % ((uint64_t)ceiling + 1));
 }
 
 void backoff_reset(backoff *b) { b->attempt = 0; }

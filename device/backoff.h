@@ -15,6 +15,16 @@ typedef struct backoff {
   uint64_t rng;     /* xorshift state, never 0 */
 } backoff;
 
+/* xorshift64: a fast, good-enough generator for jitter and simulated
+ * users. `state` must not be 0. */
+static inline uint64_t backoff_random(uint64_t *state) {
+  uint64_t x = *state;
+  x ^= x << 13;
+  x ^= x >> 7;
+  x ^= x << 17;
+  return *state = x;
+}
+
 void backoff_init(backoff *b, unsigned base_ms, unsigned cap_ms, uint64_t seed);
 
 /* The delay before the next attempt; counts one more failure. */

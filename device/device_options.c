@@ -90,14 +90,7 @@ static const struct option long_options[] = {
     {NULL, 0, NULL, 0},
 };
 
-static cli_result bad(char *err, size_t len, const char *flag, const char *why,
-                                 const char *value) {
-  snprintf(err, len, "%s: %s (got '%s')", flag, why, value);
-  return CLI_BAD;
-}
-
-static cli_result take_audio_out(const char *arg, device_options *o, char *err,
-                                            size_t len) {
+static cli_result take_audio_out(const char *arg, device_options *o, char *err, size_t len) {
   if (strcmp(arg, "portaudio") == 0) {
     o->audio.kind = AUDIO_OUT_PORTAUDIO;
   } else if (strcmp(arg, "null") == 0) {
@@ -106,14 +99,14 @@ static cli_result take_audio_out(const char *arg, device_options *o, char *err,
     o->audio.kind = AUDIO_OUT_WAV;
     o->audio.wav_path = arg + 4;
   } else {
-    return bad(err, len, "--audio-out", "expected portaudio, null or wav:FILE", arg);
+    return cli_bad(err, len, "--audio-out", "expected portaudio, null or wav:FILE", arg);
   }
   return CLI_RUN;
 }
 
 static cli_result take_id(const char *arg, device_options *o, char *err, size_t len) {
   const char *why = device_id_problem(arg, strlen(arg));
-  if (why) return bad(err, len, "--device-id", why, arg);
+  if (why) return cli_bad(err, len, "--device-id", why, arg);
   snprintf(o->device_id, sizeof o->device_id, "%s", arg);
   return CLI_RUN;
 }
@@ -124,7 +117,7 @@ static cli_result fleet_number(const char *flag, const char *arg, double *field,
   if (cli_parse_double(arg, min, max, field)) return CLI_RUN;
   char why[96];
   snprintf(why, sizeof why, "expected a number from %g to %g", min, max);
-  return bad(err, len, flag, why, arg);
+  return cli_bad(err, len, flag, why, arg);
 }
 
 static cli_result take_fleet(int opt, const char *arg, device_options *o, char *err, size_t len) {
@@ -132,20 +125,20 @@ static cli_result take_fleet(int opt, const char *arg, device_options *o, char *
   switch (opt) {
   case OPT_FLEET:
     if (!cli_parse_long(arg, 1, 100000, &v))
-      return bad(err, len, "--fleet", "expected a number of devices from 1 to 100000", arg);
+      return cli_bad(err, len, "--fleet", "expected a number of devices from 1 to 100000", arg);
     o->fleet_count = (unsigned)v;
     return CLI_RUN;
   case OPT_PREFIX: {
     /* The longest id, PREFIX-99999, must still be a valid device_id. */
     size_t n = strlen(arg);
     if (n == 0 || n > DEVICE_ID_MAX_LEN - 6 || device_id_problem(arg, n))
-      return bad(err, len, "--id-prefix", "expected 1-58 printable characters", arg);
+      return cli_bad(err, len, "--id-prefix", "expected 1-58 printable characters", arg);
     o->id_prefix = arg;
     return CLI_RUN;
   }
   case OPT_LATE:
     if (!cli_parse_long(arg, 0, 60000, &v))
-      return bad(err, len, "--late-ms", "expected milliseconds from 0 to 60000", arg);
+      return cli_bad(err, len, "--late-ms", "expected milliseconds from 0 to 60000", arg);
     o->late_ms = (unsigned)v;
     return CLI_RUN;
   case OPT_RAMP: return fleet_number("--ramp", arg, &o->ramp_per_s, 0.1, 1e6, err, len);
@@ -179,7 +172,7 @@ static cli_result take(int opt, const char *arg, void *ctx, FILE *out, char *err
   switch (opt) {
   case OPT_SERVER:
     if ((why = cli_split_host_port(arg, host, sizeof host, &port)))
-      return bad(err, len, "--server", why, arg);
+      return cli_bad(err, len, "--server", why, arg);
     o->server = arg;
     break;
   case OPT_ID: return take_id(arg, o, err, len);
@@ -193,7 +186,7 @@ static cli_result take(int opt, const char *arg, void *ctx, FILE *out, char *err
   case OPT_JSON: o->json = true; break;
   case OPT_BUFFER:
     if (!cli_parse_long(arg, 10, 2000, &v))
-      return bad(err, len, "--buffer-ms", "expected milliseconds from 10 to 2000", arg);
+      return cli_bad(err, len, "--buffer-ms", "expected milliseconds from 10 to 2000", arg);
     o->audio.buffer_ms = (unsigned)v;
     break;
   case OPT_OUT: return take_audio_out(arg, o, err, len);
@@ -209,7 +202,7 @@ static cli_result take(int opt, const char *arg, void *ctx, FILE *out, char *err
   case OPT_HOLD: return gpio_flag(o, "--hold-ms", "hold_ms", arg, err, len);
   case OPT_LOG:
     if (!log_level_parse(arg, &o->log_level))
-      return bad(err, len, "--log-level", "expected debug, info, warn or error", arg);
+      return cli_bad(err, len, "--log-level", "expected debug, info, warn or error", arg);
     break;
   case OPT_LOG_FILE: o->log_file = arg; break;
   case OPT_HELP:

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/resource.h>
 
+#include "backoff.h"
 #include "clock.h"
 #include "connection.h"
 #include "fleet_stats.h"
@@ -62,12 +63,7 @@ static const char *const status_names[STATUS_NAMES] = {
 /* ---- randomness for the mix ---- */
 
 static double uniform(fleet_device *d) {
-  uint64_t x = d->rng;
-  x ^= x << 13;
-  x ^= x >> 7;
-  x ^= x << 17;
-  d->rng = x;
-  return (double)(x >> 11) / (double)(1ULL << 53);
+  return (double)(backoff_random(&d->rng) >> 11) / (double)(1ULL << 53);
 }
 
 /* The wait until the next event of a Poisson process with `per_min`. */

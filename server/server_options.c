@@ -31,12 +31,6 @@ static const struct option long_options[] = {
     {NULL, 0, NULL, 0},
 };
 
-static cli_result bad(char *err, size_t len, const char *flag, const char *why,
-                          const char *value) {
-  snprintf(err, len, "%s: %s (got '%s')", flag, why, value);
-  return CLI_BAD;
-}
-
 static cli_result take(int opt, const char *arg, void *ctx, FILE *out, char *err,
                        size_t len) {
   server_options *o = ctx;
@@ -46,20 +40,20 @@ static cli_result take(int opt, const char *arg, void *ctx, FILE *out, char *err
   switch (opt) {
   case OPT_LISTEN:
     if ((why = cli_split_host_port(arg, host, sizeof host, &port)))
-      return bad(err, len, "--listen", why, arg);
+      return cli_bad(err, len, "--listen", why, arg);
     o->listen = arg;
     return CLI_RUN;
   case OPT_ASSETS:
-    if (!*arg) return bad(err, len, "--assets", "expected a folder", arg);
+    if (!*arg) return cli_bad(err, len, "--assets", "expected a folder", arg);
     o->assets = arg;
     return CLI_RUN;
   case OPT_LEAD:
     if (!cli_parse_long(arg, 0, SERVER_MAX_LEAD_MS, &o->lead_ms))
-      return bad(err, len, "--lead-ms", "expected milliseconds from 0 to 5000", arg);
+      return cli_bad(err, len, "--lead-ms", "expected milliseconds from 0 to 5000", arg);
     return CLI_RUN;
   case OPT_LOG:
     if (!log_level_parse(arg, &o->log_level))
-      return bad(err, len, "--log-level", "expected debug, info, warn or error", arg);
+      return cli_bad(err, len, "--log-level", "expected debug, info, warn or error", arg);
     return CLI_RUN;
   case OPT_HELP:
     fputs(usage, out);

@@ -5,6 +5,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+cli_result cli_bad(char *err, size_t err_len, const char *flag, const char *why,
+                   const char *value) {
+  snprintf(err, err_len, "%s: %s (got '%s')", flag, why, value);
+  return CLI_BAD;
+}
+
 bool cli_parse_long(const char *text, long min, long max, long *out) {
   if (!text || !*text) return false;
   char *end;

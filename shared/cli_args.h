@@ -23,6 +23,10 @@ typedef cli_result (*cli_take_fn)(int opt, const char *arg, void *ctx, FILE *out
 cli_result cli_parse(int argc, char **argv, const struct option *options, cli_take_fn take,
                      void *ctx, FILE *out, char *err, size_t err_len);
 
+/* Writes "FLAG: WHY (got 'VALUE')" to `err`; returns CLI_BAD. */
+cli_result cli_bad(char *err, size_t err_len, const char *flag, const char *why,
+                   const char *value);
+
 /* Parses a whole decimal number in [min, max]. */
 bool cli_parse_long(const char *text, long min, long max, long *out);
 
