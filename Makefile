@@ -3,6 +3,7 @@
 #   make            build build/opal-server
 #   make run        install missing packages, build, serve on 0.0.0.0:50051
 #   make test       install, build (normal and ASan+UBSan), run every test
+#   make bench      server + fleet scenarios (~10 min); make bench-quick (~1 min)
 #   make bench-device  device audio latency, RSS and CPU
 #   make clean
 #   make V=1        show full compiler command lines
@@ -51,7 +52,7 @@ UNIT_SRC   := $(wildcard tests/unit/*/test_*.c)
 UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 PROGRAMS   := $(BUILD)/opal-server $(if $(wildcard device/main.c),$(BUILD)/opal-device)
 
-.PHONY: all deps run test asan bench-device clean
+.PHONY: all deps run test asan bench bench-quick bench-device clean
 .DEFAULT_GOAL := all
 .SECONDARY:
 
@@ -72,6 +73,15 @@ test: deps
 	@$(MAKE) --no-print-directory -j$(JOBS) all
 	@$(MAKE) --no-print-directory -j$(JOBS) asan
 	@tests/run-tests.sh
+
+# Server and fleet on this machine: the scenario table of docs/performance.md.
+bench: deps
+	@$(MAKE) --no-print-directory -j$(JOBS) all
+	@/usr/bin/python3 tests/bench/bench.py
+
+bench-quick: deps
+	@$(MAKE) --no-print-directory -j$(JOBS) all
+	@/usr/bin/python3 tests/bench/bench.py --quick
 
 # Device audio figures: press -> first sample through PortAudio into a
 # PulseAudio null sink, and the device's RSS and CPU while playing.

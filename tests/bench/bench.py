@@ -23,7 +23,9 @@ Env:   OPAL_SERVER, OPAL_DEVICE override the binaries (default build/...).
 """
 
 import argparse
+import calendar
 import json
+import math
 import os
 import platform
 import re
@@ -208,16 +210,70 @@ class Server:
         self.log.close()
         lines = warn = 0
         problems = []
+        counts, reasons = {}, {}
+        lead_ms, starts, lags = 150.0, {}, []
         with open(self.log_path, errors="replace") as f:
             for line in f:
+                m = re.match(r"(\S+Z) \w+\s+stream (start|end) device=(\S+) (.*)", line)
+                if m:
+                    pacing_lag(m, starts, lags, lead_ms)
+                m = re.search(r"listening on .*\(lead (\d+) ms", line)
+                if m:
+                    lead_ms = float(m.group(1))
                 lines += 1
                 parts = line.split(None, 2)
                 if len(parts) >= 2 and parts[1] in ("warn", "error"):
                     warn += 1
                     if len(problems) < 5:
                         problems.append(line.rstrip()[:200])
+                if len(parts) == 3:
+                    word = parts[2].split(" ", 1)[0]
+                    if word in ("connect", "takeover", "disconnect", "event"):
+                        counts[word] = counts.get(word, 0) + 1
+                    m = re.match(r"stream end .*reason=(\S+)", parts[2])
+                    if m:
+                        reasons[m.group(1)] = reasons.get(m.group(1), 0) + 1
         bad = None if rc == 0 else describe_exit(rc)
-        return bad, {"log_lines": lines, "log_warn_error": warn, "log_problems": problems}
+        return bad, {"log_lines": lines, "log_warn_error": warn, "log_problems": problems,
+                     "log_counts": counts, "stream_end_reasons": reasons,
+                     "pacing_lag_ms": percentiles(lags)}
+
+
+def log_time(stamp):
+    """Seconds (since the epoch, UTC) of a log line's 2026-11-25T01:47:07.063Z."""
+    return calendar.timegm(time.strptime(stamp[:19], "%Y-%m-%dT%H:%M:%S")) + float(stamp[19:-1] or 0)
+
+
+def pacing_lag(m, starts, lags, lead_ms):
+    """The server's own lateness, from its log: packet i of a stream is due
+    at start + position(i) - lead. When a stream ends by Stop (the is_end
+    packet goes out at once, after the last regular one) or by its natural
+    end (the last packet goes out when due), how far past its due time the
+    last regular packet went out, to within a packet (20 ms)."""
+    stamp, what, dev, rest = m.groups()
+    t = log_time(stamp)
+    if what == "start":
+        dur = re.search(r"packets=(\d+) duration_ms=(\d+)", rest)
+        if dur and int(dur.group(1)):
+            starts[dev] = (t, float(dur.group(2)) / int(dur.group(1)))
+        return
+    st = starts.pop(dev, None)
+    end = re.search(r"reason=(\S+) .*packets=(\d+)/", rest)
+    if not st or not end or end.group(1) not in ("stop", "natural"):
+        return
+    sent = int(end.group(2)) - (2 if end.group(1) == "stop" else 1)
+    due_ms = st[1] * sent - lead_ms
+    if due_ms > 0:
+        lags.append(max(0.0, (t - st[0]) * 1000.0 - due_ms))
+
+
+def percentiles(xs):
+    """Nearest-rank p50/p99/max, like the fleet's."""
+    if not xs:
+        return None
+    xs = sorted(xs)
+    rank = lambda p: xs[max(0, min(len(xs) - 1, int(math.ceil(p / 100.0 * len(xs))) - 1))]
+    return {"n": len(xs), "p50": rank(50), "p99": rank(99), "max": xs[-1]}
 
 
 def run_fleet(server, sampler, tmpdir, tag, args, timeout_s):
@@ -233,13 +289,18 @@ def run_fleet(server, sampler, tmpdir, tag, args, timeout_s):
     sampler.fleet_pid = proc.pid
 
     def read():
-        for line in proc.stdout:
-            now = time.monotonic()
+        with open(os.path.join(tmpdir, "fleet-%s.out" % tag), "w") as keep:
+            for line in proc.stdout:
+                keep.write(line)
+                take(line, time.monotonic())
+
+    def take(line, now):
+        if True:
             try:
                 obj = json.loads(line)
             except ValueError:
                 other.append(line.rstrip()[:200])
-                continue
+                return
             if isinstance(obj, dict) and obj.get("event") == "summary":
                 summaries.append((now, obj))
             else:
@@ -318,6 +379,9 @@ def anomalies(final, expect_streams=True):
         out.append("errors " + ", ".join("%s %d" % kv for kv in sorted(errs.items())))
     if final.get("late_packets"):
         out.append("%d late packets" % final["late_packets"])
+    for k in ("decode_errors", "script_timeouts"):
+        if final.get(k):
+            out.append("%s %d" % (k.replace("_", " "), final[k]))
     if expect_streams and final.get("streams_started") != final.get("streams_ended"):
         out.append("streams started %s, ended %s" % (final.get("streams_started"), final.get("streams_ended")))
     for k in ("connected",):
@@ -379,6 +443,27 @@ def measure(tag, args, timeout_s, tmpdir, expect_streams=True):
             res.setdefault("notes", []).append(
                 "progress summaries arrived in bursts: the fleet's stdout is not flushed per line")
         res["anomalies"] = anomalies(final, expect_streams)
+        fleet_lines = tail(fleet_err, 10 ** 7)
+        warned = [l for l in fleet_lines if re.match(r"\S+ (warn|error) ", l)]
+        if warned:
+            res.setdefault("notes", []).append("fleet logged %d warn/error lines, first: %s" % (
+                len(warned), warned[0][:200]))
+        lost = {}
+        for l in fleet_lines:
+            m = re.search(r"connection lost: (.*?)(; next attempt.*)?$", l)
+            if m:
+                why = re.sub(r"\d+", "N", m.group(1))
+                lost[why] = lost.get(why, 0) + 1
+        res["fleet_connections_lost"] = lost
+        if lost:
+            res.setdefault("notes", []).append("fleet connections lost: " + ", ".join(
+                "%d × %s" % (v, k) for k, v in sorted(lost.items(), key=lambda kv: -kv[1])[:3]))
+        keys = ("elapsed_s", "connected", "failed", "reconnects", "streams_started", "streams_ended",
+                "packets", "late_packets", "errors")
+        res["progress"] = [dict((k, s.get(k)) for k in keys) for t, s in summaries]
+        first_late = next((s for t, s in summaries if s.get("late_packets")), None)
+        if first_late:
+            res["first_late_at_s"] = first_late.get("elapsed_s")
         res["status"] = "ok"
     except ScenarioError as e:
         res["status"] = "error"
@@ -465,6 +550,7 @@ def scenario_load(cfg, tmpdir):
             ("event → ack", fmt_lat(a, ("p50", "p99", "max")), ""),
             ("streams", "%s started, %s ended, %s packets, %s late" % (
                 f.get("streams_started"), f.get("streams_ended"), f.get("packets"), f.get("late_packets")), ""),
+            ("server pacing lag at stream end", fmt_lat(lag_of(r), ("p50", "p99", "max")), ""),
             ("RSS per device", "server %s kB, fleet %s kB" % (
                 r.get("server_rss_per_device_kb"), r.get("fleet_rss_per_device_kb")), ""),
         ]
@@ -515,6 +601,8 @@ def streaming_step(n, cfg, tmpdir):
             bad.append("errors " + ", ".join("%s %d" % kv for kv in sorted(errs.items())))
         if f.get("failed"):
             bad.append("%d never connected" % f["failed"])
+        if f.get("reconnects"):
+            bad.append("%d reconnects" % f["reconnects"])
         if f.get("streams_started", 0) < n:
             bad.append("only %s of %d streams started" % (f.get("streams_started"), n))
         if f.get("streams_ended", 0) < f.get("streams_started", 0):
@@ -542,57 +630,87 @@ def limiter(step):
         cpu.append("box %.0f %% of %d00 %%" % (box, os.cpu_count() or 1))
     parts.append("CPU " + ", ".join(cpu))
     ncpu = os.cpu_count() or 1
+    full = [who for who, w in (("server", s), ("fleet", fl)) if w and w["cpu_pct"] >= 90]
+    if full:
+        parts.append(" and ".join(full) + (" each" if len(full) > 1 else "") + " near one full core")
     if box is not None and box >= 90 * ncpu:
-        who = "the fleet" if fl and s and fl["cpu_pct"] > s["cpu_pct"] else "the server"
-        parts.append("the box was CPU-saturated, mostly by %s" % who)
-    elif s and s["cpu_pct"] >= 90:
-        parts.append("the server was near one full core")
-    elif fl and fl["cpu_pct"] >= 90:
-        parts.append("the fleet was near one full core")
+        use = {"the server": s["cpu_pct"] if s else 0, "the fleet": fl["cpu_pct"] if fl else 0}
+        use["other processes"] = box - use["the server"] - use["the fleet"]
+        parts.append("both cores saturated (most: %s)" % max(use, key=use.get))
+    lag = lag_of(step)
+    if lag:
+        parts.append("server pacing lag p99 %s ms (%s)" % (
+            fmt_ms(lag["p99"]), "the server kept pace: the lateness is the fleet's" if lag["p99"] < 60
+            else "the server fell behind too, or was held back by the fleet's reading"))
+    if step.get("first_late_at_s") is not None:
+        parts.append("first late packets by t=%s s" % step["first_late_at_s"])
+    lost = step.get("fleet_connections_lost") or {}
+    if lost:
+        parts.append("connections lost: " + ", ".join(
+            "%d × %s" % (v, k) for k, v in sorted(lost.items(), key=lambda kv: -kv[1])[:2]))
     return "; ".join(parts)
 
 
 def scenario_streaming(cfg, tmpdir, t_begin, budget):
-    steps, good = [], None
-    seq = list(cfg["stream_steps"])
-    going_down = False
-    i = 0
-    note = None
-    while i < len(seq):
-        n = seq[i]
+    """Raises N until a step fails; if the first step fails, walks down
+    instead; then, while the time budget allows, bisects between the last
+    good and the first failing N (down to cfg["stream_grain"])."""
+    steps = []
+    state = {"good": None, "bad": None, "note": None}
+
+    def run(n):
         estimate = cfg["stream_s"] + n / 1000.0 + 20
         if steps and time.monotonic() - t_begin + estimate > budget:
-            note = "time budget reached before N=%d" % n
-            break
+            state["note"] = "time budget reached before N=%d" % n
+            return None
         print("  streaming N=%d ..." % n, file=sys.stderr, flush=True)
         st = streaming_step(n, cfg, tmpdir)
         steps.append(st)
         print("    %s" % ("good" if st["good"] else "limit: " + limiter(st)), file=sys.stderr, flush=True)
         if st["good"]:
-            good = st
-            if going_down:
+            if not state["good"] or n > state["good"]["n"]:
+                state["good"] = st
+        elif not state["bad"] or n < state["bad"]["n"]:
+            state["bad"] = st
+        return st
+
+    for n in cfg["stream_steps"]:
+        st = run(n)
+        if st is None or not st["good"]:
+            break
+    if state["good"] is None and state["bad"] is not None:
+        for n in cfg["stream_down"]:
+            st = run(n)
+            if st is None or st["good"]:
                 break
-            i += 1
-            continue
-        if good is None and not going_down and cfg["stream_down"]:
-            # the first step failed: walk down instead
-            seq, i, going_down = cfg["stream_down"], 0, True
-            continue
-        break
-    failed = next((s for s in steps if not s["good"]), None)
+    refine = cfg["stream_refine"]
+    while (refine > 0 and state["good"] and state["bad"] and state["bad"]["status"] == "ok"
+           and state["bad"]["n"] - state["good"]["n"] > cfg["stream_grain"]):
+        refine -= 1
+        n = int(round((state["good"]["n"] + state["bad"]["n"]) / 100.0)) * 50
+        if run(n) is None:
+            break
+    good, failed, note = state["good"], state["bad"], state["note"]
     r = {"name": "N streaming at once (%d s, mode 2)" % cfg["stream_s"], "tag": "streaming",
          "stream_s": cfg["stream_s"],
          "steps": steps, "status": "ok", "anomalies": [], "budget_note": note}
     r["last_good_n"] = good["n"] if good else None
     r["limit"] = limiter(failed) if failed else None
-    if failed and failed["status"] != "ok":
-        r["anomalies"].append("step N=%d could not be measured: %s" % (failed["n"], failed["error"]))
+    for st in steps:
+        if st["status"] != "ok":
+            r["anomalies"].append("step N=%d could not be measured: %s" % (st["n"], st["error"]))
     last = good["n"] if good else 0
     r["rows"] = [
         ("largest N, zero late packets", ("%s" % format(last, ",")) if good else "none of %s" % [s["n"] for s in steps],
          check(last if steps else None, last >= 2000, "2,000 streaming with zero late packets")
          if max(cfg["stream_steps"]) >= 2000 else "(quick: N stops at %d; target is 2,000)" % max(cfg["stream_steps"])),
-        ("what limited the next step", ("N=%d: %s" % (failed["n"], r["limit"])) if failed
+        ("latencies at the largest good N", (
+            "press → first packet %s; Stop → is_end %s; event → ack %s; server pacing lag %s" % tuple(
+                fmt_lat(x, ("p50", "p99", "max")) for x in (
+                    lat(good["final"].get("press_to_first_packet_ms")), lat(good["final"].get("stop_to_end_ms")),
+                    lat(good["final"].get("ack_ms")), lag_of(good)))) if good else "-",
+         "(for reference: the p99 < 10 ms targets are for the 1,000-connected mix)" if good else ""),
+        ("what limited the first failing N", ("N=%d: %s" % (failed["n"], r["limit"])) if failed
          else "no step failed (%s)" % (note or "sequence exhausted"), ""),
     ]
     if good:
@@ -615,6 +733,21 @@ def machine():
     except OSError:
         pass
     return m
+
+
+def lag_of(r):
+    return (r.get("server_log") or {}).get("pacing_lag_ms")
+
+
+def box_text(r):
+    """The box's CPU over the window, and how much of it was neither the
+    server nor the fleet (the harness, or anything else running)."""
+    box = r.get("box_cpu_pct")
+    if box is None:
+        return "not sampled"
+    ncpu = os.cpu_count() or 1
+    other = box - sum((r.get(k) or {}).get("cpu_pct", 0) for k in ("server", "fleet"))
+    return "CPU %.0f %% of %d00 %% (other processes %.0f %%)" % (box, ncpu, max(other, 0))
 
 
 def esc(text):
@@ -644,7 +777,7 @@ def render(results, quick, mach, started, total_s):
             out.append("| | server, over %s s%s | %s | |" % (
                 w.get("window_s"), " (last good N)" if r.get("steps") else "", esc(fmt_proc(r.get("server")))))
             out.append("| | fleet, same window | %s | |" % esc(fmt_proc(r.get("fleet"))))
-            out.append("| | whole box | CPU %s %% of %d00 %% | |" % (r.get("box_cpu_pct"), mach["nproc"]))
+            out.append("| | whole box | %s | |" % box_text(r))
         extra = list(r.get("anomalies") or []) + list(r.get("notes") or [])
         logs = r.get("server_log")
         if logs and logs["log_warn_error"]:
@@ -656,22 +789,24 @@ def render(results, quick, mach, started, total_s):
         if r.get("steps"):
             out.append("")
             out.append("Streaming search%s: every device selects mode 2 (the 80 s sound), plays %d s, stops; "
-                       "N is raised until a step has late packets or errors." % (q, r["stream_s"]))
+                       "N is raised until a step has late packets or errors, then bisected while time allows." % (q, r["stream_s"]))
             out.append("")
-            out.append("| N | result | streams started/ended | packets | late | errors | server CPU | fleet CPU | box CPU | server RSS | fleet RSS |")
-            out.append("|---|---|---|---|---|---|---|---|---|---|---|")
-            for st in r["steps"]:
+            out.append("| N | result | streams started/ended | packets | late | errors | server pacing lag p50/p99/max | server CPU | fleet CPU | box CPU of %d00 %% | server RSS | fleet RSS |" % mach["nproc"])
+            out.append("|---|---|---|---|---|---|---|---|---|---|---|---|")
+            for st in sorted(r["steps"], key=lambda x: x["n"]):
                 if st["status"] != "ok":
-                    out.append("| %s | **ERROR** %s | | | | | | | | | |" % (format(st["n"], ","), esc(st["error"])))
+                    out.append("| %s | **ERROR** %s | | | | | | | | | | |" % (format(st["n"], ","), esc(st["error"])))
                     continue
                 f = st["final"]
                 errs = {k: v for k, v in (f.get("errors") or {}).items() if v}
                 s, fl = st.get("server") or {}, st.get("fleet") or {}
-                out.append("| %s | %s | %s/%s | %s | %s | %s | %s %% | %s %% | %s %% | %s | %s |" % (
+                out.append("| %s | %s | %s/%s | %s | %s | %s | %s | %s %% | %s %% | %s | %s | %s |" % (
                     format(st["n"], ","), "good" if st["good"] else "**" + esc("; ".join(st["why"])) + "**",
                     f.get("streams_started"), f.get("streams_ended"), f.get("packets"), f.get("late_packets"),
                     esc(", ".join("%s %d" % kv for kv in sorted(errs.items())) or "none"),
-                    s.get("cpu_pct"), fl.get("cpu_pct"), st.get("box_cpu_pct"),
+                    fmt_lat(lag_of(st), ("p50", "p99", "max")).replace(" ms (n=", " ms (").replace(")", " streams)")
+                    if lag_of(st) else "?",
+                    s.get("cpu_pct"), fl.get("cpu_pct"), box_text(st).replace("CPU ", "").replace(" of %d00 %%" % mach["nproc"], ""),
                     fmt_kb(s["rss_kb"]) if s else "?", fmt_kb(fl["rss_kb"]) if fl else "?"))
             if r.get("budget_note"):
                 out.append("")
@@ -707,12 +842,13 @@ def main():
 
     if a.quick:
         cfg = {"cycles": 20, "load_n": 200, "load_s": 10, "idle_n": 1000, "idle_s": 5,
-               "stream_s": 10, "stream_steps": [200, 500], "stream_down": [100, 50]}
+               "stream_s": 10, "stream_steps": [200, 500], "stream_down": [100, 50],
+               "stream_refine": 0, "stream_grain": 100}
         budget = QUICK_BUDGET_S
     else:
         cfg = {"cycles": 100, "load_n": 1000, "load_s": 30, "idle_n": 10000, "idle_s": 10,
                "stream_s": 60, "stream_steps": [1000, 2000, 3000, 4000, 6000, 8000, 10000],
-               "stream_down": [500, 250]}
+               "stream_down": [500, 250], "stream_refine": 2, "stream_grain": 250}
         budget = FULL_BUDGET_S
     if a.stream_steps:
         cfg["stream_steps"] = [int(x) for x in a.stream_steps.split(",")]
