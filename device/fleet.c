@@ -253,7 +253,7 @@ static void print_latency_text(const char *name, const latency_samples *l) {
 }
 
 typedef struct fleet_counts {
-  unsigned connected, failed, reconnects;
+  unsigned connected, failed, reconnects, script_timeouts;
 } fleet_counts;
 
 static fleet_counts count_devices(const fleet *f) {
@@ -263,6 +263,7 @@ static fleet_counts count_devices(const fleet *f) {
     c.connected += conn_get_state(d->conn) == CONN_CONNECTED;
     c.failed += !d->ever_connected;
     c.reconnects += conn_reconnects(d->conn);
+    c.script_timeouts += d->exec.timed_out != NULL;
   }
   return c;
 }
@@ -273,9 +274,10 @@ static void print_summary(const fleet *f, bool final) {
   double ramp = f->ramp_done_ns ? (double)(f->ramp_done_ns - f->start_ns) / 1e9 : -1;
   if (f->config->json) {
     printf("{\"event\":\"summary\",\"final\":%s,\"elapsed_s\":%.3f,\"ramp_s\":%.3f,"
-           "\"devices\":%u,\"connected\":%u,\"failed\":%u,\"reconnects\":%u,",
+           "\"devices\":%u,\"connected\":%u,\"failed\":%u,\"reconnects\":%u,"
+           "\"script_timeouts\":%u,",
            final ? "true" : "false", elapsed, ramp, f->config->count, c.connected, c.failed,
-           c.reconnects);
+           c.reconnects, c.script_timeouts);
     print_latency_json("press_to_first_packet_ms", &f->first_packet);
     print_latency_json("stop_to_end_ms", &f->stop_to_end);
     print_latency_json("ack_ms", &f->ack);
@@ -293,10 +295,10 @@ static void print_summary(const fleet *f, bool final) {
     }
     printf("}}\n");
   } else {
-    printf("%s after %.1f s: %u devices, %u connected, %u never connected, %u reconnects "
-           "(ramp %.2f s)\n",
+    printf("%s after %.1f s: %u devices, %u connected, %u never connected, %u reconnects, "
+           "%u script timeouts (ramp %.2f s)\n",
            final ? "fleet summary" : "fleet progress", elapsed, f->config->count, c.connected,
-           c.failed, c.reconnects, ramp);
+           c.failed, c.reconnects, c.script_timeouts, ramp);
     print_latency_text("press -> first packet", &f->first_packet);
     print_latency_text("stop -> is_end", &f->stop_to_end);
     print_latency_text("event -> ack", &f->ack);

@@ -45,6 +45,7 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 SAMPLE_S = 0.25          # CPU/RSS sampling period
 FULL_BUDGET_S = 570      # the whole full run should end within ~10 minutes
 QUICK_BUDGET_S = 90
+DISTURBED_PCT = 25       # other processes' CPU (% of one core) that spoils a window
 
 
 # ---------------------------------------------------------------- /proc
@@ -246,10 +247,11 @@ def log_time(stamp):
 
 def pacing_lag(m, starts, lags, lead_ms):
     """The server's own lateness, from its log: packet i of a stream is due
-    at start + position(i) - lead. When a stream ends by Stop (the is_end
-    packet goes out at once, after the last regular one) or by its natural
-    end (the last packet goes out when due), how far past its due time the
-    last regular packet went out, to within a packet (20 ms)."""
+    at start + position(i) - lead. When a stream ends, how far past its due
+    time the last regular packet went out, to within a packet (20 ms): by
+    Stop or a new Play (the is_end packet goes out at once, after the last
+    regular one), by the sound's natural end (the last packet goes out when
+    due), or cut off by a disconnect (the packets sent so far)."""
     stamp, what, dev, rest = m.groups()
     t = log_time(stamp)
     if what == "start":
@@ -259,9 +261,9 @@ def pacing_lag(m, starts, lags, lead_ms):
         return
     st = starts.pop(dev, None)
     end = re.search(r"reason=(\S+) .*packets=(\d+)/", rest)
-    if not st or not end or end.group(1) not in ("stop", "natural"):
+    if not st or not end:
         return
-    sent = int(end.group(2)) - (2 if end.group(1) == "stop" else 1)
+    sent = int(end.group(2)) - (2 if end.group(1) in ("stop", "preempted") else 1)
     due_ms = st[1] * sent - lead_ms
     if due_ms > 0:
         lags.append(max(0.0, (t - st[0]) * 1000.0 - due_ms))
@@ -443,6 +445,11 @@ def measure(tag, args, timeout_s, tmpdir, expect_streams=True):
             res.setdefault("notes", []).append(
                 "progress summaries arrived in bursts: the fleet's stdout is not flushed per line")
         res["anomalies"] = anomalies(final, expect_streams)
+        other = other_cpu(res)
+        if other is not None and other > DISTURBED_PCT:
+            res["disturbed"] = True
+            res.setdefault("notes", []).append(
+                "DISTURBED: other processes used %.0f %% CPU during the window; rerun on a quiet machine" % other)
         fleet_lines = tail(fleet_err, 10 ** 7)
         warned = [l for l in fleet_lines if re.match(r"\S+ (warn|error) ", l)]
         if warned:
@@ -637,6 +644,8 @@ def limiter(step):
         use = {"the server": s["cpu_pct"] if s else 0, "the fleet": fl["cpu_pct"] if fl else 0}
         use["other processes"] = box - use["the server"] - use["the fleet"]
         parts.append("both cores saturated (most: %s)" % max(use, key=use.get))
+    if step.get("disturbed"):
+        parts.append("DISTURBED: other processes used %.0f %% CPU" % other_cpu(step))
     lag = lag_of(step)
     if lag:
         parts.append("server pacing lag p99 %s ms (%s)" % (
@@ -739,6 +748,14 @@ def lag_of(r):
     return (r.get("server_log") or {}).get("pacing_lag_ms")
 
 
+def other_cpu(r):
+    """CPU % that neither the server nor the fleet used over a window."""
+    box = r.get("box_cpu_pct")
+    if box is None:
+        return None
+    return max(0.0, box - sum((r.get(k) or {}).get("cpu_pct", 0) for k in ("server", "fleet")))
+
+
 def box_text(r):
     """The box's CPU over the window, and how much of it was neither the
     server nor the fleet (the harness, or anything else running)."""
@@ -746,8 +763,9 @@ def box_text(r):
     if box is None:
         return "not sampled"
     ncpu = os.cpu_count() or 1
-    other = box - sum((r.get(k) or {}).get("cpu_pct", 0) for k in ("server", "fleet"))
-    return "CPU %.0f %% of %d00 %% (other processes %.0f %%)" % (box, ncpu, max(other, 0))
+    other = other_cpu(r)
+    return "CPU %.0f %% of %d00 %% (other processes %.0f %%%s)" % (
+        box, ncpu, other, ", DISTURBED" if other > DISTURBED_PCT else "")
 
 
 def esc(text):
@@ -872,7 +890,7 @@ def main():
     results = []
     tmpdir = tempfile.mkdtemp(prefix="opal-bench-")
     print("bench: %s; logs in %s; RLIMIT_NOFILE %d%s" % (
-        "quick" if a.quick else "full (about 10 minutes)", tmpdir, soft,
+        "quick" if a.quick else "full (6-10 minutes)", tmpdir, soft,
         " (< %d needed!)" % need if soft < need else ""), file=sys.stderr, flush=True)
     try:
         for key, fn in (("single", scenario_single), ("load", scenario_load), ("idle", scenario_idle)):
@@ -890,6 +908,11 @@ def main():
     total = time.monotonic() - t_begin
     table = render(results, a.quick, mach, started, total)
     print(table)
+    disturbed = [r["name"] for r in results if r.get("disturbed")] + [
+        "streaming N=%d" % st["n"] for r in results for st in r.get("steps") or [] if st.get("disturbed")]
+    if disturbed:
+        print("bench: WARNING: other processes used the CPU during: %s; those figures are not "
+              "the server's" % ", ".join(disturbed), file=sys.stderr)
     failed = []
     for r in results:
         if r["status"] != "ok":

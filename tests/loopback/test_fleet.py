@@ -60,6 +60,7 @@ class FleetTests(unittest.TestCase):
         self.assertLess(summary["elapsed_s"], 25, "every script should have ended early")
         self.assertEqual(summary["connected"], DEVICES)
         self.assertEqual(summary["failed"], 0)
+        self.assertEqual(summary["script_timeouts"], 0)
         self.assertEqual(summary["errors"], {})
         # Three Plays per device, three streams, each closed by is_end
         # (Stop, preemption, Stop).
@@ -74,6 +75,21 @@ class FleetTests(unittest.TestCase):
         # The server agrees: one stream end per stream, per device.
         ends = [l for l in server.lines if "stream end device=fleet-test-" in l]
         self.assertEqual(len(ends), 3 * DEVICES)
+
+
+    def test_script_timeouts_are_counted(self):
+        server = Server()
+        self.addCleanup(server.kill)
+        with tempfile.NamedTemporaryFile("w", suffix=".script") as script:
+            script.write("connect\nwait-for connected 5000\nwait-for stream_start 200\nquit\n")
+            script.flush()
+            p = subprocess.run(
+                [DEVICE, "--fleet", "3", "--script", script.name, "--server",
+                 "127.0.0.1:%d" % server.port, "--json", "--log-level", "warn"],
+                capture_output=True, text=True, timeout=30)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        summary = json.loads(p.stdout.splitlines()[-1])
+        self.assertEqual(summary["script_timeouts"], 3)  # nobody pressed Play
 
 
 if __name__ == "__main__":
