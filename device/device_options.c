@@ -8,7 +8,8 @@
 static const char usage[] =
     "Usage: opal-device [OPTIONS]\n"
     "The Opal device: LEDs and buttons on GPIO (default), in a terminal (--sim),\n"
-    "or driven by a script (--script); sound through PortAudio.\n"
+    "or driven by a script (--script); sound through PortAudio. With --fleet N,\n"
+    "one process simulates N devices for load tests.\n"
     "\n"
     "Connection:\n"
     "  --server HOST:PORT       server to use (default " DEVICE_DEFAULT_SERVER ")\n"
