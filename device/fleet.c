@@ -33,6 +33,7 @@ typedef struct fleet_device {
   uint64_t rng;
   /* Behaviour: a script, or the random mix's next moves. */
   script_exec exec;
+  bool script_counted; /* its end is in fleet->scripts_ended */
   int64_t next_step_ns;
   int64_t stop_at_ns;
   /* The sound being received. */
@@ -48,6 +49,7 @@ struct fleet {
   grpc_completion_queue *cq;
   fleet_device *devices;
   unsigned started;
+  unsigned scripts_ended; /* kept as a count: the loop asks after every event */
   int64_t start_ns, ramp_done_ns, end_ns, next_progress_ns;
   latency_samples first_packet, stop_to_end, ack;
   uint64_t streams_started, streams_ended, packets, bytes, late, decode_errors;
@@ -233,6 +235,10 @@ static void behave(fleet_device *d, int64_t now) {
   if (d->fleet->config->script) {
     if (!d->exec.done && now >= d->next_step_ns)
       d->next_step_ns = script_exec_step(&d->exec, now, script_act, d);
+    if (d->exec.done && !d->script_counted) {
+      d->script_counted = true;
+      d->fleet->scripts_ended++;
+    }
   } else {
     mix_step(d, now);
   }
@@ -377,10 +383,7 @@ static void ramp(fleet *f, int64_t now) {
 }
 
 static bool scripts_done(const fleet *f) {
-  if (!f->config->script || f->started < f->config->count) return false;
-  for (unsigned i = 0; i < f->started; i++)
-    if (!f->devices[i].exec.done) return false;
-  return true;
+  return f->config->script && f->scripts_ended == f->config->count;
 }
 
 static void tick(fleet *f, int64_t now) {
