@@ -13,6 +13,7 @@
 #include "log.h"
 #include "loop_op.h"
 #include "pb_buffer.h"
+#include "status_name.h"
 
 enum { KIND_STATUS, KIND_EVENT, KIND_AUDIO, KIND_COUNT };
 
@@ -84,15 +85,6 @@ struct device_conn {
 const char *conn_state_name(conn_state s) {
   static const char *const names[] = {"offline", "connecting", "connected", "waiting"};
   return names[s];
-}
-
-static const char *status_name(grpc_status_code code) {
-  static const char *const names[] = {
-      "OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED", "NOT_FOUND",
-      "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION",
-      "ABORTED", "OUT_OF_RANGE", "UNIMPLEMENTED", "INTERNAL", "UNAVAILABLE", "DATA_LOSS",
-      "UNAUTHENTICATED"};
-  return code >= 0 && code <= GRPC_STATUS_UNAUTHENTICATED ? names[code] : "UNKNOWN";
 }
 
 static void set_state(device_conn *c, conn_state s, const char *why) {

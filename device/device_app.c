@@ -1,10 +1,10 @@
 #include "device_app.h"
 
-#include <grpc/support/time.h>
 #include <pthread.h>
 #include <string.h>
 
 #include "clock.h"
+#include "cq_loop.h"
 #include "log.h"
 #include "loop_wakeup.h"
 #include "packet_digest.h"
@@ -268,21 +268,11 @@ static void refresh(app *a) {
   a->hw->ops->show_view(a->hw, &view);
 }
 
-static gpr_timespec deadline_at(int64_t at_ns) {
-  int64_t wait = at_ns - clock_now_ns();
-  if (wait < 0) wait = 0;
-  return gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC), gpr_time_from_nanos(wait, GPR_TIMESPAN));
-}
-
 static void run_loop(app *a, grpc_completion_queue *cq, volatile sig_atomic_t *stop) {
   while (!(a->quitting && !conn_busy(a->conn))) {
     int64_t deadline = conn_next_deadline_ns(a->conn);
     if (deadline > a->next_view_ns) deadline = a->next_view_ns;
-    grpc_event ev = grpc_completion_queue_next(cq, deadline_at(deadline), NULL);
-    if (ev.type == GRPC_OP_COMPLETE) {
-      loop_op *op = ev.tag;
-      op->fn(op, ev.success != 0);
-    }
+    cq_loop_run_one(cq, deadline);
     if (*stop && !a->quitting) quit(a);
     int64_t now = clock_now_ns();
     conn_tick(a->conn, now);
@@ -291,14 +281,6 @@ static void run_loop(app *a, grpc_completion_queue *cq, volatile sig_atomic_t *s
       a->next_view_ns = now + VIEW_PERIOD_NS;
     }
   }
-}
-
-static void drain_queue(grpc_completion_queue *cq) {
-  grpc_completion_queue_shutdown(cq);
-  while (grpc_completion_queue_next(cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL).type !=
-         GRPC_QUEUE_SHUTDOWN) {
-  }
-  grpc_completion_queue_destroy(cq);
 }
 
 int device_app_run(const device_app_config *config, hw_backend *hw, audio_player *audio,
@@ -327,7 +309,7 @@ int device_app_run(const device_app_config *config, hw_backend *hw, audio_player
   end_stream(&a, false);
   conn_destroy(a.conn);
   loop_wakeup_destroy(a.wakeup);
-  drain_queue(cq);
+  cq_loop_destroy(cq);
   pthread_mutex_destroy(&a.input_lock);
   return rc;
 }

@@ -1,6 +1,5 @@
 #include "fleet.h"
 
-#include <grpc/support/time.h>
 #include <math.h>
 #include <opus/opus.h>
 #include <stdio.h>
@@ -10,17 +9,17 @@
 
 #include "backoff.h"
 #include "clock.h"
+#include "cq_loop.h"
 #include "connection.h"
 #include "fleet_stats.h"
 #include "log.h"
-#include "loop_op.h"
 #include "script_exec.h"
+#include "status_name.h"
 
 /* Each device needs one socket; the loop, gRPC and stdio a few more. */
 #define FDS_PER_DEVICE 1
 #define SPARE_FDS 64
 #define TICK_NS (5 * NS_PER_MS)
-#define STATUS_NAMES 17
 
 typedef struct fleet fleet;
 
@@ -53,14 +52,8 @@ struct fleet {
   int64_t start_ns, ramp_done_ns, end_ns, next_progress_ns;
   latency_samples first_packet, stop_to_end, ack;
   uint64_t streams_started, streams_ended, packets, bytes, late, decode_errors;
-  uint64_t errors[STATUS_NAMES + 1]; /* by gRPC status; the last: unknown */
+  uint64_t errors[STATUS_NAME_COUNT + 1]; /* by gRPC status; the last: unknown */
 };
-
-static const char *const status_names[STATUS_NAMES] = {
-    "OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED", "NOT_FOUND",
-    "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION",
-    "ABORTED", "OUT_OF_RANGE", "UNIMPLEMENTED", "INTERNAL", "UNAVAILABLE", "DATA_LOSS",
-    "UNAUTHENTICATED"};
 
 /* ---- randomness for the mix ---- */
 
@@ -87,11 +80,12 @@ static int status_of(const char *why) {
   const char *p = why ? strstr(why, "ended: ") : NULL;
   if (!p) return -1;
   p += 7;
-  for (int i = 0; i < STATUS_NAMES; i++) {
-    size_t n = strlen(status_names[i]);
-    if (strncmp(p, status_names[i], n) == 0 && (p[n] == ':' || p[n] == '\0')) return i;
+  for (int i = 0; i < STATUS_NAME_COUNT; i++) {
+    const char *name = status_name((grpc_status_code)i);
+    size_t n = strlen(name);
+    if (strncmp(p, name, n) == 0 && (p[n] == ':' || p[n] == '\0')) return i;
   }
-  return STATUS_NAMES;
+  return STATUS_NAME_COUNT;
 }
 
 /* The sound is over. A Play pressed meanwhile (preemption) still waits
@@ -293,9 +287,9 @@ static void print_summary(const fleet *f, bool final) {
            (unsigned long long)f->packets, (unsigned long long)f->bytes,
            (unsigned long long)f->late, (unsigned long long)f->decode_errors);
     const char *sep = "";
-    for (int i = 0; i <= STATUS_NAMES; i++) {
+    for (int i = 0; i <= STATUS_NAME_COUNT; i++) {
       if (!f->errors[i]) continue;
-      printf("%s\"%s\":%llu", sep, i < STATUS_NAMES ? status_names[i] : "OTHER",
+      printf("%s\"%s\":%llu", sep, i < STATUS_NAME_COUNT ? status_name((grpc_status_code)i) : "OTHER",
              (unsigned long long)f->errors[i]);
       sep = ",";
     }
@@ -315,9 +309,9 @@ static void print_summary(const fleet *f, bool final) {
            (unsigned long long)f->late, (unsigned long long)f->decode_errors);
     printf("  errors:");
     bool any = false;
-    for (int i = 0; i <= STATUS_NAMES; i++)
+    for (int i = 0; i <= STATUS_NAME_COUNT; i++)
       if (f->errors[i]) {
-        printf(" %s %llu", i < STATUS_NAMES ? status_names[i] : "OTHER",
+        printf(" %s %llu", i < STATUS_NAME_COUNT ? status_name((grpc_status_code)i) : "OTHER",
                (unsigned long long)f->errors[i]);
         any = true;
       }
@@ -404,16 +398,6 @@ static bool any_busy(const fleet *f) {
   return false;
 }
 
-static void dispatch_until(fleet *f, int64_t deadline) {
-  gpr_timespec when = gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
-                                   gpr_time_from_nanos(deadline - clock_now_ns(), GPR_TIMESPAN));
-  grpc_event ev = grpc_completion_queue_next(f->cq, when, NULL);
-  if (ev.type == GRPC_OP_COMPLETE) {
-    loop_op *op = ev.tag;
-    op->fn(op, ev.success != 0);
-  }
-}
-
 static void run(fleet *f, volatile sig_atomic_t *stop) {
   int64_t next_tick = f->start_ns;
   while (!*stop) {
@@ -423,11 +407,11 @@ static void run(fleet *f, volatile sig_atomic_t *stop) {
       next_tick = now + TICK_NS;
     }
     if (f->ramp_done_ns && (now >= f->end_ns || scripts_done(f))) break;
-    dispatch_until(f, next_tick);
+    cq_loop_run_one(f->cq, next_tick);
   }
   print_summary(f, true);
   for (unsigned i = 0; i < f->started; i++) conn_close(f->devices[i].conn);
-  while (any_busy(f)) dispatch_until(f, clock_now_ns() + 100 * NS_PER_MS);
+  while (any_busy(f)) cq_loop_run_one(f->cq, clock_now_ns() + 100 * NS_PER_MS);
 }
 
 static void teardown(fleet *f) {
@@ -436,11 +420,7 @@ static void teardown(fleet *f) {
     if (f->devices[i].decoder) opus_decoder_destroy(f->devices[i].decoder);
   }
   free(f->devices);
-  grpc_completion_queue_shutdown(f->cq);
-  while (grpc_completion_queue_next(f->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL).type !=
-         GRPC_QUEUE_SHUTDOWN) {
-  }
-  grpc_completion_queue_destroy(f->cq);
+  cq_loop_destroy(f->cq);
   latency_free(&f->first_packet);
   latency_free(&f->stop_to_end);
   latency_free(&f->ack);

@@ -9,6 +9,7 @@
 
 #include "audio_call.h"
 #include "clock.h"
+#include "cq_loop.h"
 #include "device.h"
 #include "device_id.h"
 #include "event_call.h"
@@ -182,14 +183,6 @@ static grpc_channel_args *make_args(void) {
   return &channel_args;
 }
 
-static void destroy_queue(grpc_completion_queue *cq) {
-  grpc_completion_queue_shutdown(cq);
-  while (grpc_completion_queue_next(cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL).type !=
-         GRPC_QUEUE_SHUTDOWN) {
-  }
-  grpc_completion_queue_destroy(cq);
-}
-
 /* The HOST part of HOST:PORT, with the port actually bound. */
 static void describe_address(const char *listen, int port, char *out, size_t len) {
   const char *colon = strrchr(listen, ':');
@@ -218,7 +211,7 @@ int server_start(opal_server *s, const server_config *config, char *err, size_t 
     snprintf(err, err_len, "--listen %s: cannot listen there (address not local, or port in use)",
              config->listen);
     grpc_server_destroy(s->grpc);
-    destroy_queue(s->cq);
+    cq_loop_destroy(s->cq);
     return -1;
   }
   grpc_server_start(s->grpc);
@@ -240,20 +233,10 @@ static void begin_shutdown(opal_server *s) {
   grpc_server_cancel_all_calls(s->grpc);
 }
 
-static gpr_timespec deadline_after(int64_t ns) {
-  if (ns < 0) ns = 0;
-  return gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC), gpr_time_from_nanos(ns, GPR_TIMESPAN));
-}
-
 void server_run(opal_server *s, volatile sig_atomic_t *stop_requested) {
   int64_t next_tick = clock_now_ns() + TICK_NS;
   while (!(s->stopping && s->shutdown_done && s->live_call_count == 0)) {
-    int64_t wait = s->playing ? next_tick - clock_now_ns() : IDLE_WAIT_NS;
-    grpc_event ev = grpc_completion_queue_next(s->cq, deadline_after(wait), NULL);
-    if (ev.type == GRPC_OP_COMPLETE) {
-      loop_op *op = ev.tag;
-      op->fn(op, ev.success != 0);
-    }
+    cq_loop_run_one(s->cq, s->playing ? next_tick : clock_now_ns() + IDLE_WAIT_NS);
     if (*stop_requested && !s->stopping) begin_shutdown(s);
     if (*stop_requested > 1) {
       /* A second signal: the user will not wait for calls to close. */
@@ -268,7 +251,7 @@ void server_run(opal_server *s, volatile sig_atomic_t *stop_requested) {
     }
   }
   grpc_server_destroy(s->grpc);
-  destroy_queue(s->cq);
+  cq_loop_destroy(s->cq);
   registry_clear(&s->devices);
   log_info("stopped");
 }
