@@ -304,6 +304,30 @@ static void wraparound(void **state) {
   jb_destroy(jb);
 }
 
+static void new_sound_behind_a_full_ring(void **state) {
+  (void)state;
+  /* The furthest a new sound can start from the reader: a whole ring of
+   * leftovers ahead of it. The reader skips all of them, no more. */
+  jitter_buffer *jb = jb_create(1024, 1);
+  int16_t out[1024];
+  jb_begin(jb);
+  write_ramp(jb, 1, 1024);
+  assert_int_equal(jb_read(jb, out, 24, 1).audio, 24);
+  write_ramp(jb, 1025, 24); /* full again: r = 24, w = 1048 */
+  jb_begin(jb);
+  int16_t one = 2000;
+  assert_int_equal(jb_write(jb, &one, 1), 0); /* no room until the skip */
+  jb_read_result r = jb_read(jb, out, 10, 2);  /* sees the begin: skips 1024 */
+  assert_int_equal(r.audio, 0);
+  assert_int_equal(jb_write(jb, &one, 1), 1);
+  jb_end(jb);
+  r = jb_read(jb, out, 10, 3);
+  assert_int_equal(r.audio, 1);
+  assert_int_equal(out[0], 2000);
+  assert_false(stats(jb).playing);
+  jb_destroy(jb);
+}
+
 static void leftovers_hold_space_until_read(void **state) {
   (void)state;
   /* The reader owns the old sound's samples until it has seen the new
@@ -329,11 +353,14 @@ typedef struct stress {
   jitter_buffer *jb;
   atomic_bool writer_done;
   atomic_int last_value; /* the last sample value written */
-  int drained_sounds;    /* writer: sounds it let play out before the next */
+  /* writer's record, read by the test thread after both joined */
+  uint16_t sound_start[STRESS_SOUNDS]; /* value of each sound's first sample */
+  int drained_sounds;                  /* sounds it let play out before the next */
   /* reader's findings */
   uint64_t audio;
-  uint64_t jumps;
-  uint64_t backwards;  /* steps back, or forward by more than the ring holds */
+  uint16_t landing[STRESS_SOUNDS]; /* first value read, then where each jump landed */
+  int landings;
+  uint64_t backwards;  /* a repeated sample, or more landings than sounds */
   uint64_t bad_reads;  /* results out of range, or noise in the silence */
   int last_read;
 } stress;
@@ -350,6 +377,7 @@ static void *stress_writer(void *arg) {
   uint16_t value = 0;
   for (int sound = 0; sound < STRESS_SOUNDS; sound++) {
     jb_begin(st->jb);
+    st->sound_start[sound] = (uint16_t)(value + 1);
     size_t left = 2000 + next_rand(&seed) % 20000;
     while (left > 0) {
       size_t n = 1 + next_rand(&seed) % 960;
@@ -397,15 +425,13 @@ static void *stress_reader(void *arg) {
       if (out[i] != 0) st->bad_reads++;
     for (size_t i = 0; i < r.audio; i++) {
       uint16_t v = (uint16_t)out[i];
-      if (have_last) {
-        uint16_t step = (uint16_t)(v - last);
-        if (step != 1) {
-          /* Only a new sound may skip ahead (its begin dropped the rest of
-           * the old one), and never by more than the ring holds: the
-           * writer cannot get further ahead of the reader than that. */
-          if (step == 0 || step > STRESS_CAP) st->backwards++;
-          else st->jumps++;
-        }
+      if (!have_last || (uint16_t)(v - last) != 1) {
+        /* Not the next sample: a new sound's begin dropped what was left of
+         * the old one (and maybe whole sounds the reader never saw). Where
+         * it landed is checked against the writer's record after the join. */
+        if (have_last && v == last) st->backwards++;
+        else if (st->landings == STRESS_SOUNDS) st->backwards++;
+        else st->landing[st->landings++] = v;
       }
       last = v;
       have_last = true;
@@ -422,6 +448,21 @@ static void *stress_reader(void *arg) {
   return NULL;
 }
 
+/* Every jump lands on the first sample of a sound that the writer began
+ * after the one being played: the reader only ever moves forward, and only
+ * to a sound's start. (Values are 16 bits and wrap, so a landing matches
+ * the earliest later sound with that start; a coincidence can only make
+ * this check more lenient, never fail a correct buffer.) */
+static void assert_landings_are_later_sound_starts(const stress *st) {
+  int sound = -1;
+  for (int j = 0; j < st->landings; j++) {
+    int k = sound + 1;
+    while (k < STRESS_SOUNDS && st->sound_start[k] != st->landing[j]) k++;
+    if (k == STRESS_SOUNDS) fail_msg("jump %d landed on %u: not a later sound's start", j, st->landing[j]);
+    sound = k;
+  }
+}
+
 static void two_threads_keep_order(void **state) {
   (void)state;
   stress st = {.jb = jb_create(STRESS_CAP, 256)};
@@ -434,14 +475,15 @@ static void two_threads_keep_order(void **state) {
   pthread_join(r, NULL);
   jb_stats s;
   jb_get_stats(st.jb, &s);
-  print_message("      stress: %llu samples read, %d sounds drained, %llu skips to a new "
+  print_message("      stress: %llu samples read, %d sounds drained, %d skips to a new "
                 "sound, %u underruns, %llu refused while full\n",
-                (unsigned long long)st.audio, st.drained_sounds, (unsigned long long)st.jumps,
+                (unsigned long long)st.audio, st.drained_sounds, st.landings - 1,
                 s.underruns, (unsigned long long)s.dropped);
   assert_int_equal(st.backwards, 0);
   assert_int_equal(st.bad_reads, 0);
   assert_true(st.drained_sounds > 0);
-  assert_true(st.jumps <= (uint64_t)(STRESS_SOUNDS - st.drained_sounds));
+  assert_true(st.landings - 1 <= STRESS_SOUNDS - st.drained_sounds);
+  assert_landings_are_later_sound_starts(&st);
   assert_true(st.audio > 100000);
   assert_int_equal(s.samples_played, st.audio);
   /* The last sound ended and drained: its last sample was read. */
@@ -460,6 +502,7 @@ int main(void) {
       cmocka_unit_test(underrun_only_mid_sound),
       cmocka_unit_test(begin_drops_leftovers),
       cmocka_unit_test(wraparound),
+      cmocka_unit_test(new_sound_behind_a_full_ring),
       cmocka_unit_test(leftovers_hold_space_until_read),
       cmocka_unit_test(two_threads_keep_order),
   };
