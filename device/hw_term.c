@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "log.h"
 #include "term_keys.h"
 
 #define FRAME_CAP 32768
@@ -243,6 +244,7 @@ static void read_keys(hw_term *t) {
   if (n < 0 && (errno == EINTR || errno == EAGAIN)) return;
   int64_t now = clock_now_ns();
   if (n <= 0) { /* the terminal is gone (EOF, EIO on hangup) */
+    log_info("terminal closed (%s): quitting", n == 0 ? "end of input" : strerror(errno));
     t->input_closed = true;
     push(t, INPUT_QUIT, 0, 0, now);
     return;

@@ -132,13 +132,25 @@ int main(int argc, char **argv) {
   }
   if (opts.list_audio_devices) return audio_list_devices(stdout) == 0 ? 0 : 1;
   log_set_level(opts.log_level);
-  if (opts.log_file && !freopen(opts.log_file, "a", stderr)) {
-    fprintf(stdout, "opal-device: --log-file %s: cannot open it\n", opts.log_file);
-    return 2;
+  if (opts.log_file) {
+    if (!freopen(opts.log_file, "a", stderr)) {
+      fprintf(stdout, "opal-device: --log-file %s: cannot open it\n", opts.log_file);
+      return 2;
+    }
+    /* A reopened stderr is fully buffered: line buffering keeps the file
+     * current for `tail -f`, and a killed device loses no lines. */
+    setvbuf(stderr, NULL, _IOLBF, 0);
   }
   stop_signal_install();
   grpc_init();
   int rc = run(&opts);
   grpc_shutdown();
+  /* The last line of the log says how the program ended, so that a device
+   * left behind by a closed SSH session or a service manager can be told
+   * from one that crashed. */
+  if (stop_signal_first)
+    log_info("stopped on %s (exit %d)", stop_signal_name(stop_signal_first), rc);
+  else
+    log_info("stopped (exit %d)", rc);
   return rc;
 }

@@ -10,7 +10,7 @@ packages=(
   libopus-dev libogg-dev libsndfile1-dev libsamplerate0-dev
   libgpiod-dev portaudio19-dev libinih-dev
   libcmocka-dev python3-grpcio python3-protobuf
-  valgrind tmux pulseaudio pulseaudio-utils libasound2-plugins alsa-utils
+  valgrind tmux openssh-client openssh-server pulseaudio pulseaudio-utils libasound2-plugins alsa-utils
 )
 
 missing=()

@@ -7,7 +7,12 @@
 #include <signal.h>
 
 extern volatile sig_atomic_t stop_signals; /* 0, 1 or 2 (and more is 2) */
+extern volatile sig_atomic_t stop_signal_first; /* the first one's number, 0 before */
 
 void stop_signal_install(void);
+
+/* "SIGINT", "SIGTERM" or "SIGHUP" for a signal this module handles, for
+ * logs that say why a program stopped; "a signal" otherwise. */
+const char *stop_signal_name(int sig);
 
 #endif

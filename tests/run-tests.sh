@@ -68,6 +68,8 @@ for build in build build/asan; do
     run_unittest "fleet of 50 ($build)" $PY tests/loopback/test_fleet.py
   OPAL_SERVER=$PWD/$build/opal-server OPAL_DEVICE=$PWD/$build/opal-device \
     run_unittest "tui in tmux ($build)" $PY tests/tui/test_tui.py
+  OPAL_SERVER=$PWD/$build/opal-server OPAL_DEVICE=$PWD/$build/opal-device \
+    run_unittest "tui over ssh ($build)" $PY tests/tui/test_ssh.py
   OPAL_PLAY_FILE=$PWD/$build/tests/audio/play_file \
     run_unittest "audio through PortAudio ($build)" $PY tests/audio/test_portaudio.py
 done

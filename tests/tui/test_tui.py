@@ -166,7 +166,8 @@ class HarnessTests(TerminalChecks, unittest.TestCase):
         cls.tmp = tempfile.mkdtemp(prefix="opal-tui-")
         cls.demo = os.path.join(cls.tmp, "term_demo")
         src = ["tests/tui/term_demo.c", "device/hw_term.c", "device/term_keys.c",
-               "device/term_render.c", "device/led_threshold.c", "shared/clock.c"]
+               "device/term_render.c", "device/led_threshold.c", "shared/clock.c",
+               "shared/log.c"]
         subprocess.run([CC, "-std=c11", "-Wall", "-Wextra", "-Werror", "-g", "-O1",
                         "-D_POSIX_C_SOURCE=200809L", "-Ishared", "-Idevice", *src, "-lpthread",
                         "-o", cls.demo], cwd=REPO, check=True)
@@ -384,6 +385,10 @@ class DeviceTests(TerminalChecks, unittest.TestCase):
         self.assertRegex(activity, r"^idle  buffered \d+ ms  latency (-|\d+ ms)  underruns \d+  "
                                    r"reconnects \d+$")
         self.assertIn(RED + ON, line_with(self.tmux.screen(escapes=True), "led_0"))
+        # The log file is written as it happens, not when the program ends.
+        with open(self.device_log, errors="replace") as f:
+            self.assertIn("connected to 127.0.0.1:%d as %s" % (self.server.port, self.device_id),
+                          f.read())
         # Mode: mode 1 idle lights led_2 only, in amber.
         self.tmux.keys("m")
         self.wait_for(lambda s: leds(s) == "101000", 5, "mode 1 idle after m")
