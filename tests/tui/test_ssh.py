@@ -124,6 +124,18 @@ class Sshd:
                 "-o UserKnownHostsFile=/dev/null -o LogLevel=ERROR 127.0.0.1 %s"
                 % (term, self.port, self.client_key, remote))
 
+    def check_login(self):
+        """A plain `ssh … true` first, so that a login problem (a locked
+        account, say) fails here with sshd's own words, not as a blank pane."""
+        p = subprocess.run(["ssh", "-p", str(self.port), "-i", self.client_key, "-o", "BatchMode=yes",
+                            "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+                            "-o", "LogLevel=ERROR", "127.0.0.1", "true"],
+                           stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=30)
+        if p.returncode != 0:
+            with open(os.path.join(self.dir, "sshd.log"), errors="replace") as f:
+                raise AssertionError("ssh to the test's sshd failed (exit %d): %s\n--- sshd log:\n%s"
+                                     % (p.returncode, p.stderr.strip(), f.read()[-2000:]))
+
     def stop(self):
         if self.proc and self.proc.poll() is None:
             self.proc.terminate()
@@ -157,6 +169,7 @@ class SshTests(TerminalChecks, unittest.TestCase):
         try:
             cls.server = Server(os.path.join(cls.tmp, "server.log"))
             cls.sshd = Sshd(cls.tmp)
+            cls.sshd.check_login()
         except BaseException:
             cls.tearDownClass()
             raise
