@@ -11,7 +11,9 @@ export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
 passed=0
 failed=0
+skipped=0
 failures=()
+skips=()
 
 record() { # suite-name passed failed
   passed=$((passed + $2))
@@ -36,7 +38,7 @@ run_cmocka() {
 
 # A Python unittest run: counts from "Ran N tests" and "FAILED (...)".
 run_unittest() {
-  local name=$1 rc out ran f
+  local name=$1 rc out ran f sk p
   shift
   echo "=== $name"
   out=$("$@" 2>&1)
@@ -49,7 +51,13 @@ run_unittest() {
   done
   ran=${ran:-0}
   [[ $rc -ne 0 && $f -eq 0 ]] && f=1
-  record "$name" $((ran - f < 0 ? 0 : ran - f)) "$f"
+  # A skipped test (a missing tool, not root) is neither passed nor failed.
+  sk=$(grep -E '^(OK|FAILED) \(' <<<"$out" | tail -1 | grep -o -E 'skipped=[0-9]+' | cut -d= -f2)
+  sk=${sk:-0}
+  skipped=$((skipped + sk))
+  [[ $sk -gt 0 ]] && skips+=("$name: $sk")
+  p=$((ran - f - sk))
+  record "$name" $((p < 0 ? 0 : p)) "$f"
 }
 
 for build in build build/asan; do
@@ -89,5 +97,7 @@ OPAL_DEVICE_WRAPPER="valgrind --error-exitcode=99 --leak-check=full --errors-for
 
 echo
 for f in "${failures[@]}"; do echo "FAILED: $f"; done
+for s in "${skips[@]}"; do echo "skipped: $s"; done
+[[ $skipped -gt 0 ]] && echo "$skipped skipped (see the suites' reasons above)"
 echo "$passed passed, $failed failed"
 [[ $failed -eq 0 ]]
