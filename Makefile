@@ -52,7 +52,7 @@ UNIT_SRC   := $(wildcard tests/unit/*/test_*.c)
 UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 PROGRAMS   := $(BUILD)/opal-server $(if $(wildcard device/main.c),$(BUILD)/opal-device)
 
-.PHONY: all deps run test asan bench bench-quick bench-device clean
+.PHONY: all deps test-deps run test asan bench bench-quick bench-device clean
 .DEFAULT_GOAL := all
 .SECONDARY:
 
@@ -65,27 +65,30 @@ all: $(PROGRAMS) $(UNIT_BIN) $(AUDIO_TEST_BIN) $(PY_GEN)
 deps:
 	@scripts/install-deps.sh
 
+test-deps:
+	@scripts/install-deps.sh --tests
+
 run: deps
 	@$(MAKE) --no-print-directory -j$(JOBS) $(BUILD)/opal-server
 	$(BUILD)/opal-server --listen 0.0.0.0:50051 --assets assets
 
-test: deps
+test: test-deps
 	@$(MAKE) --no-print-directory -j$(JOBS) all
 	@$(MAKE) --no-print-directory -j$(JOBS) asan
 	@tests/run-tests.sh
 
 # Server and fleet on this machine: the scenario table of docs/performance.md.
-bench: deps
+bench: test-deps
 	@$(MAKE) --no-print-directory -j$(JOBS) all
 	@/usr/bin/python3 tests/bench/bench.py
 
-bench-quick: deps
+bench-quick: test-deps
 	@$(MAKE) --no-print-directory -j$(JOBS) all
 	@/usr/bin/python3 tests/bench/bench.py --quick
 
 # Device audio figures: press -> first sample through PortAudio into a
 # PulseAudio null sink, and the device's RSS and CPU while playing.
-bench-device: deps
+bench-device: test-deps
 	@$(MAKE) --no-print-directory -j$(JOBS) all
 	@/usr/bin/python3 tests/bench/device_audio.py
 

@@ -1,17 +1,33 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the build and the tests need, and only those that
-# are missing, so that `make run` and `make test` work on a fresh machine and
-# cost a second on a prepared one.
+# Installs the Debian packages the build needs (and with --tests, what the
+# tests need too), and only those that are missing, so that `make run` and
+# `make test` work on a fresh machine and cost a second on a prepared one.
 set -euo pipefail
 
+# What `make` needs to build everything (programs and unit tests) and what
+# `make run` needs to run.
 packages=(
   build-essential pkg-config
   libgrpc-dev protobuf-c-compiler libprotobuf-c-dev protobuf-compiler
   libopus-dev libogg-dev libsndfile1-dev libsamplerate0-dev
-  libgpiod-dev portaudio19-dev libinih-dev
-  libcmocka-dev python3-grpcio python3-protobuf
-  valgrind tmux openssh-client openssh-server pulseaudio pulseaudio-utils libasound2-plugins alsa-utils
+  libgpiod-dev portaudio19-dev libinih-dev libcmocka-dev
 )
+# What only the test suites and benchmarks use (`--tests`, from make test
+# and make bench): the Python client, valgrind, tmux and ssh for the
+# terminal tests, a PulseAudio null sink for the PortAudio test.
+test_packages=(
+  python3-grpcio python3-protobuf
+  valgrind tmux openssh-client openssh-server
+  pulseaudio pulseaudio-utils libasound2-plugins alsa-utils
+)
+case "${1:-}" in
+"") ;;
+--tests) packages+=("${test_packages[@]}") ;;
+*)
+  echo "install-deps: unknown option $1 (usage: install-deps.sh [--tests])" >&2
+  exit 2
+  ;;
+esac
 
 missing=()
 for p in "${packages[@]}"; do
@@ -26,3 +42,11 @@ sudo=()
 export DEBIAN_FRONTEND=noninteractive
 "${sudo[@]}" apt-get update -qq
 "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+
+# The SSH test starts its own sshd on a loopback port; the package's system
+# service is not wanted. Where this script installed the package on a
+# machine run by systemd (which starts the service at once), turn it off
+# again, leaving the machine's services as they were.
+if [[ " ${missing[*]} " == *" openssh-server "* && -d /run/systemd/system ]]; then
+  "${sudo[@]}" systemctl disable --now ssh.service >/dev/null 2>&1 || true
+fi
