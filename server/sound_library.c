@@ -54,8 +54,8 @@ static int claim(char *names[], int mode, const char *name, const char *dir,
   if (mode >= SOUND_LIBRARY_MAX_MODES) {
     snprintf(err, err_len,
              "assets folder %s: %s is for mode %d, but at most %d modes are "
-             "supported (one LED each)",
-             dir, name, mode, SOUND_LIBRARY_MAX_MODES);
+             "supported (modes 0-%d: the LEDs tell that many apart)",
+             dir, name, mode, SOUND_LIBRARY_MAX_MODES, SOUND_LIBRARY_MAX_MODES - 1);
     return -1;
   }
   if (names[mode]) {

@@ -9,8 +9,8 @@
 
 #include "sound.h"
 
-/* LED patterns give each mode its own LED, so there are at most five. */
-#define SOUND_LIBRARY_MAX_MODES 5
+/* As many modes as the LED patterns tell apart (led_pattern.h). */
+#define SOUND_LIBRARY_MAX_MODES 15
 
 typedef struct sound_library {
   sound sounds[SOUND_LIBRARY_MAX_MODES];

@@ -6,6 +6,10 @@
 #include "led_pattern.h"
 #include "log.h"
 #include "pb_buffer.h"
+#include "sound_library.h"
+
+_Static_assert(SOUND_LIBRARY_MAX_MODES <= LED_PATTERN_MAX_MODES,
+               "every mode the server can load needs an LED pattern of its own");
 
 static void send_get(rpc_call *c) {
   Com__Opalcamera__Test__DeviceStatusRequest req =

@@ -186,17 +186,29 @@ def lit_pattern(leds):
     return tuple(v != 0 for v in leds)
 
 
+def mode_marks():
+    """docs/leds.md: the LEDs each mode owns, as on/off tuples. Modes 0-4 own
+    led_(k+1); modes 5-14 own a pair, neighbours first, then wider gaps."""
+    marks = [tuple(i == k for i in range(5)) for k in range(5)]
+    for gap in range(1, 5):
+        for first in range(5 - gap):
+            marks.append(tuple(i in (first, first + gap) for i in range(5)))
+    return marks
+
+
+MODE_MARKS = mode_marks()
+
+
 def pattern_state(leds):
-    """Reads (state, mode) from the on/off pattern: idle mode k lights only
-    led_(k+1); playing mode k lights every LED except led_(k+1).  Returns
-    None for a pattern that is neither."""
+    """Reads (state, mode) from the on/off pattern: idle lights only the
+    mode's mark, playing lights everything but it. Returns None for a
+    pattern that is neither."""
     lit = lit_pattern(leds)
-    on = [i for i, v in enumerate(lit) if v]
-    off = [i for i, v in enumerate(lit) if not v]
-    if len(on) == 1:
-        return ("idle", on[0])
-    if len(off) == 1:
-        return ("playing", off[0])
+    for mode, mark in enumerate(MODE_MARKS):
+        if lit == mark:
+            return ("idle", mode)
+        if lit == tuple(not v for v in mark):
+            return ("playing", mode)
     return None
 
 

@@ -20,10 +20,12 @@ Only /usr/bin/python3 (Debian's python3-grpcio and python3-protobuf).
 import os
 import re
 import shlex
+import shutil
 import signal
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import unittest
@@ -68,8 +70,8 @@ class ServerProcess:
     """The real server binary on 127.0.0.1:<ephemeral>, stderr drained into
     self.lines by a background thread."""
 
-    def __init__(self, extra_args=()):
-        self.cmd = WRAPPER + [SERVER, "--listen", "127.0.0.1:0", "--assets", ASSETS,
+    def __init__(self, extra_args=(), assets=ASSETS):
+        self.cmd = WRAPPER + [SERVER, "--listen", "127.0.0.1:0", "--assets", assets,
                               "--log-level", "info"]
         if LEAD_MS_ENV:
             self.cmd += ["--lead-ms", LEAD_MS_ENV]
@@ -646,6 +648,59 @@ class AudioTests(OpalTestCase):
 # --------------------------------------------------------------------------
 # Several devices, reconnect, takeover, load
 # --------------------------------------------------------------------------
+
+class ManyModesTests(OpalTestCase):
+    """An assets folder with seven sounds: Mode cycles through seven distinct
+    patterns (modes 5 and 6 own a pair of LEDs, docs/leds.md) and wraps, and
+    mode 6 plays its own sound."""
+
+    NMODES = 7
+
+    @classmethod
+    def setUpClass(cls):
+        cls.assets = tempfile.mkdtemp(prefix="opal-modes-")
+        cls.addClassCleanup(shutil.rmtree, cls.assets, True)
+        bundled = sorted(f for f in os.listdir(ASSETS) if re.match(r"\d+-", f))
+        for f in bundled:
+            shutil.copy(os.path.join(ASSETS, f), cls.assets)
+        shutil.copy(os.path.join(ASSETS, "1-pluck.opus"), os.path.join(cls.assets, "5-pluck-again.opus"))
+        shutil.copy(os.path.join(ASSETS, "0-chime.opus"), os.path.join(cls.assets, "6-chime-again.opus"))
+        cls.server = ServerProcess(assets=cls.assets)
+        cls.addClassCleanup(cls.server.kill)
+        cls.server.start()
+        print("\n[%s] server pid %d on %s" % (cls.__name__, cls.server.pid, cls.server.target))
+
+    def test_seven_modes_cycle_wrap_and_play(self):
+        self.assertTrue(any("7 modes" in line for line in self.server.lines),
+                        "the server did not say it has 7 modes")
+        c = self.connected_client(self.new_id("modes"))
+        patterns = [c.sets[-1].leds]
+        for k in range(1, self.NMODES + 1):
+            s = self.press_expect_set(c, MODE)
+            self.assert_all_five(s, "after Mode press %d" % k)
+            self.assert_state(s.leds, "idle", k % self.NMODES, "after %d Mode presses" % k)
+            patterns.append(s.leds)
+        print("idle: %s" % ", ".join(describe_pattern(p) for p in patterns))
+        self.assertEqual(len(set(lit_pattern(p) for p in patterns[:self.NMODES])), self.NMODES,
+                         "the 7 idle patterns are not distinct on/off")
+        self.assertEqual(patterns[self.NMODES], patterns[0], "7 Mode presses did not wrap to mode 0")
+        for _ in range(6):
+            self.press_expect_set(c, MODE)
+        nsets = len(c.sets)
+        start, _ = self.play(c)
+        s = c.wait_set_where(nsets, lambda s: pattern_state(s.leds) == ("playing", 6), 1.0 * SLOW)
+        self.assertIsNotNone(s, "no SET showing mode 6 playing; sets since Play: %r" % c.sets_since(nsets))
+        self.assertEqual(sum(lit_pattern(s.leds)), 3, "playing mode 6 should light 3 LEDs: %s"
+                         % describe_pattern(s.leds))
+        i, p = c.wait_packet(start, lambda p: p.is_end, 6.0 * SLOW)
+        self.assertIsNotNone(p, "mode 6 (a copy of the chime): no natural end within 6 s")
+        whole = c.packets_since(start)[: i - start + 1]
+        self.assert_packets_decode(c, whole)
+        self.assert_framing(c, whole)
+        self.assertGreater(rms(pcm_of(whole, 1.0)), 100, "mode 6 decodes to silence")
+        back = c.wait_set_where(nsets, lambda s: pattern_state(s.leds) == ("idle", 6), 2.0 * SLOW)
+        self.assertIsNotNone(back, "no SET back to idle mode 6 after the natural end")
+
 
 class MultiDeviceTests(OpalTestCase):
 

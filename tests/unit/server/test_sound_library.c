@@ -163,13 +163,29 @@ static void folder_problems_are_named(void **unused) {
   expect_failure("claim mode 0");
 
   clear_dir();
-  write_tone("7-far.wav", SF_FORMAT_WAV | SF_FORMAT_PCM_16, 48000, 1, 0.1);
-  expect_failure("at most 5 modes");
+  write_tone("15-far.wav", SF_FORMAT_WAV | SF_FORMAT_PCM_16, 48000, 1, 0.1);
+  expect_failure("at most 15 modes");
 
   sound_library lib;
   char err[512] = "";
   assert_int_equal(sound_library_load(&lib, "/nonexistent/opal", err, sizeof err), -1);
   assert_non_null(strstr(err, "/nonexistent/opal"));
+}
+
+static void fifteen_modes_load(void **unused) {
+  (void)unused;
+  clear_dir();
+  for (int m = 0; m < SOUND_LIBRARY_MAX_MODES; m++) {
+    char name[32];
+    snprintf(name, sizeof name, "%d-tone.wav", m);
+    write_tone(name, SF_FORMAT_WAV | SF_FORMAT_PCM_16, 48000, 1, 0.05);
+  }
+  sound_library lib;
+  char err[512] = "";
+  if (sound_library_load(&lib, dir, err, sizeof err) != 0) fail_msg("%s", err);
+  assert_int_equal(lib.mode_count, 15);
+  for (int m = 0; m < 15; m++) assert_true(lib.sounds[m].count > 0);
+  sound_library_clear(&lib);
 }
 
 static void undecodable_files_are_named(void **unused) {
@@ -260,6 +276,7 @@ int main(void) {
       cmocka_unit_test(wav_and_flac_are_resampled_and_encoded),
       cmocka_unit_test(ogg_opus_is_passed_through),
       cmocka_unit_test(folder_problems_are_named),
+      cmocka_unit_test(fifteen_modes_load),
       cmocka_unit_test(undecodable_files_are_named),
       cmocka_unit_test(ogg_packets_are_checked),
   };
