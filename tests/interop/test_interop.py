@@ -214,11 +214,12 @@ class ServerProcess:
 class OpalTestCase(unittest.TestCase):
     server = None
     server_must_survive = True
+    assets = ASSETS  # the folder the class's server serves
     _ids = 0
 
     @classmethod
     def setUpClass(cls):
-        cls.server = ServerProcess()
+        cls.server = ServerProcess(assets=cls.assets)
         cls.addClassCleanup(cls.server.kill)   # never leave a process behind
         cls.server.start()
         print("\n[%s] server pid %d on %s" % (cls.__name__, cls.server.pid, cls.server.target))
@@ -665,10 +666,7 @@ class ManyModesTests(OpalTestCase):
             shutil.copy(os.path.join(ASSETS, f), cls.assets)
         shutil.copy(os.path.join(ASSETS, "1-pluck.opus"), os.path.join(cls.assets, "5-pluck-again.opus"))
         shutil.copy(os.path.join(ASSETS, "0-chime.opus"), os.path.join(cls.assets, "6-chime-again.opus"))
-        cls.server = ServerProcess(assets=cls.assets)
-        cls.addClassCleanup(cls.server.kill)
-        cls.server.start()
-        print("\n[%s] server pid %d on %s" % (cls.__name__, cls.server.pid, cls.server.target))
+        super().setUpClass()
 
     def test_seven_modes_cycle_wrap_and_play(self):
         self.assertTrue(any("7 modes" in line for line in self.server.lines),

@@ -31,11 +31,10 @@ import signal
 import socket
 import subprocess
 import tempfile
-import threading
 import time
 import unittest
 
-from test_tui import DEVICE, ON, Server, TerminalChecks, Tmux, leds, line_with, status
+from test_tui import DEVICE, ON, DeviceScreen, LoggedProcess, Server, Tmux, leds, line_with, status
 
 SSHD = "/usr/sbin/sshd"
 
@@ -76,7 +75,7 @@ class Sshd:
         shutil.copy(self.client_key + ".pub", os.path.join(self.dir, "authorized_keys"))
         # Privilege separation chroots into this; the ssh service would create it.
         os.makedirs("/run/sshd", 0o755, exist_ok=True)
-        self.proc = None
+        self.process = None
         for _ in range(5):  # a free port may be taken between the probe and sshd's bind
             self.port = free_port()
             config = os.path.join(self.dir, "sshd_config")
@@ -95,41 +94,27 @@ class Sshd:
                     "PrintLastLog no",
                     "",
                 ]))
-            self.log = open(os.path.join(self.dir, "sshd.log"), "w")
-            self.proc = subprocess.Popen([SSHD, "-D", "-e", "-f", config], stdin=subprocess.DEVNULL,
-                                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-            listening = threading.Event()
-
-            def drain(proc=self.proc, log=self.log):
-                for line in proc.stderr:
-                    log.write(line)
-                    log.flush()
-                    if "Server listening on" in line:
-                        listening.set()
-
-            self.thread = threading.Thread(target=drain, daemon=True)
-            self.thread.start()
-            deadline = time.monotonic() + 10
-            while not listening.wait(0.05) and self.proc.poll() is None:
-                if time.monotonic() > deadline:
-                    break
-            if listening.is_set():
+            self.process = LoggedProcess([SSHD, "-D", "-e", "-f", config],
+                                         os.path.join(self.dir, "sshd.log"), "Server listening on", 10)
+            if self.process.ready:
                 return
             self.stop()
         raise AssertionError("sshd did not start (see %s)" % os.path.join(self.dir, "sshd.log"))
 
+    def client_args(self):
+        """ssh's arguments for our port and key, quiet about the unknown host."""
+        return ["-p", str(self.port), "-i", self.client_key, "-o", "BatchMode=yes",
+                "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+                "-o", "LogLevel=ERROR", "127.0.0.1"]
+
     def command(self, remote, term):
-        """The ssh command line a user would type, with our key and port."""
-        return ("TERM=%s ssh -tt -p %d -i %s -o BatchMode=yes -o StrictHostKeyChecking=no "
-                "-o UserKnownHostsFile=/dev/null -o LogLevel=ERROR 127.0.0.1 %s"
-                % (term, self.port, self.client_key, remote))
+        """The ssh command line a user would type, with a terminal."""
+        return "TERM=%s ssh -tt %s %s" % (term, " ".join(self.client_args()), remote)
 
     def check_login(self):
         """A plain `ssh … true` first, so that a login problem (a locked
         account, say) fails here with sshd's own words, not as a blank pane."""
-        p = subprocess.run(["ssh", "-p", str(self.port), "-i", self.client_key, "-o", "BatchMode=yes",
-                            "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
-                            "-o", "LogLevel=ERROR", "127.0.0.1", "true"],
+        p = subprocess.run(["ssh", *self.client_args(), "true"],
                            stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=30)
         if p.returncode != 0:
             with open(os.path.join(self.dir, "sshd.log"), errors="replace") as f:
@@ -137,21 +122,13 @@ class Sshd:
                                      % (p.returncode, p.stderr.strip(), f.read()[-2000:]))
 
     def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        if self.proc:
-            self.thread.join(5)
-            self.proc.stderr.close()
-            self.log.close()
+        if self.process:
+            self.process.stop()
+            self.process = None
 
 
 @unittest.skipUnless(os.access(DEVICE, os.X_OK), "no %s yet" % DEVICE)
-class SshTests(TerminalChecks, unittest.TestCase):
+class SshTests(DeviceScreen, unittest.TestCase):
     count = 0
 
     @classmethod
@@ -202,16 +179,6 @@ class SshTests(TerminalChecks, unittest.TestCase):
         # client's COLORTERM is not sent over SSH, so none here either.
         return ("LANG=C.UTF-8 %s --sim --server 127.0.0.1:%d --device-id %s --audio-out null "
                 "--log-file %s" % (DEVICE, self.server.port, self.device_id, self.device_log))
-
-    def wait_for(self, check, timeout, what):
-        try:
-            return self.tmux.wait_for(check, timeout, what)
-        except AssertionError as e:
-            log = ""
-            if os.path.exists(self.device_log):
-                with open(self.device_log, errors="replace") as f:
-                    log = f.read()[-3000:]
-            raise AssertionError("%s\n--- device log:\n%s" % (e, log)) from None
 
     def wait_server_disconnect(self):
         line = "disconnect device=%s mode" % self.device_id

@@ -298,30 +298,33 @@ class HarnessTests(TerminalChecks, unittest.TestCase):
         self.assertEqual(p.stdout, "")  # nothing drawn
 
 
-class Server:
-    """The real opal-server on a free port; its log drained to a file."""
+class LoggedProcess:
+    """A child whose stderr a thread copies to a log file, line by line.
+    Starting it waits until a line matches the regex `ready` (kept in
+    self.ready), the child exits, or `timeout` passes; self.ready is None
+    unless the line came, and the caller decides what that means."""
 
-    def __init__(self, log_path):
+    def __init__(self, cmd, log_path, ready, timeout):
         self.log = open(log_path, "w")
-        self.proc = subprocess.Popen([SERVER, "--listen", "127.0.0.1:0", "--assets", ASSETS],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        self.port = None
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.PIPE, text=True)
+        self.ready = None
         found = threading.Event()
 
         def drain():
             for line in self.proc.stderr:
                 self.log.write(line)
                 self.log.flush()
-                m = re.search(r"listening on 127\.0\.0\.1:(\d+)", line)
-                if m and not found.is_set():
-                    self.port = int(m.group(1))
+                m = None if found.is_set() else re.search(ready, line)
+                if m:
+                    self.ready = m
                     found.set()
 
         self.thread = threading.Thread(target=drain, daemon=True)
         self.thread.start()
-        if not found.wait(20):
-            self.stop()
-            raise AssertionError("opal-server did not say where it listens (see %s)" % log_path)
+        deadline = time.monotonic() + timeout
+        while not found.wait(0.05) and self.proc.poll() is None and time.monotonic() < deadline:
+            pass
 
     def stop(self):
         if self.proc.poll() is None:
@@ -332,11 +335,39 @@ class Server:
                 self.proc.kill()
                 self.proc.wait()
         self.thread.join(5)
+        self.proc.stderr.close()
         self.log.close()
 
 
+class Server(LoggedProcess):
+    """The real opal-server on a free port; its log drained to a file."""
+
+    def __init__(self, log_path):
+        super().__init__([SERVER, "--listen", "127.0.0.1:0", "--assets", ASSETS], log_path,
+                         r"listening on 127\.0\.0\.1:(\d+)", 20)
+        if not self.ready:
+            self.stop()
+            raise AssertionError("opal-server did not say where it listens (see %s)" % log_path)
+        self.port = int(self.ready.group(1))
+
+
+class DeviceScreen(TerminalChecks):
+    """Checks of the real opal-device on screen: a wait that times out shows
+    the device's log (self.device_log) under the screen."""
+
+    def wait_for(self, check, timeout, what):
+        try:
+            return self.tmux.wait_for(check, timeout, what)
+        except AssertionError as e:
+            log = ""
+            if os.path.exists(self.device_log):
+                with open(self.device_log, errors="replace") as f:
+                    log = f.read()[-3000:]
+            raise AssertionError("%s\n--- device log:\n%s" % (e, log)) from None
+
+
 @unittest.skipUnless(os.access(DEVICE, os.X_OK), "no %s yet" % DEVICE)
-class DeviceTests(TerminalChecks, unittest.TestCase):
+class DeviceTests(DeviceScreen, unittest.TestCase):
     count = 0
 
     @classmethod
@@ -364,13 +395,6 @@ class DeviceTests(TerminalChecks, unittest.TestCase):
                           "--log-file %s" % (TRUECOLOR_ENV, DEVICE, self.server.port,
                                              self.device_id, self.device_log))
         return self.wait_for(lambda s: status(s)[0] == "connected", 15, "connected")
-
-    def wait_for(self, check, timeout, what):
-        try:
-            return self.tmux.wait_for(check, timeout, what)
-        except AssertionError as e:
-            with open(self.device_log, errors="replace") as f:
-                raise AssertionError("%s\n--- device log:\n%s" % (e, f.read()[-3000:])) from None
 
     def test_mode_play_stop_quit(self):
         screen = self.start_device()
