@@ -34,8 +34,8 @@ CFLAGS  += -O2
 endif
 
 SHARED_SRC := $(wildcard shared/*.c)
-SERVER_SRC := $(filter-out server/main.c,$(wildcard server/*.c))
-DEVICE_SRC := $(filter-out device/main.c,$(wildcard device/*.c))
+SERVER_SRC := $(filter-out server/main.c,$(shell find server -name '*.c'))
+DEVICE_SRC := $(filter-out device/main.c,$(shell find device -name '*.c'))
 PY_GEN     := $(GEN)/python/comms_pb2.py
 
 SHARED_OBJ := $(SHARED_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/comms.pb-c.o
@@ -96,7 +96,7 @@ asan:
 	@$(MAKE) --no-print-directory BUILD=build/asan SANITIZE=1 $(PROGRAMS:$(BUILD)/%=build/asan/%) $(UNIT_BIN:$(BUILD)/%=build/asan/%) $(AUDIO_TEST_BIN:$(BUILD)/%=build/asan/%)
 
 # Generated code: protobuf-c for C, protoc for the Python interop test.
-$(GEN)/comms.pb-c.c $(GEN)/comms.pb-c.h: proto/comms.proto
+$(GEN)/comms.pb-c.c $(GEN)/comms.pb-c.h &: proto/comms.proto
 	@mkdir -p $(GEN)
 	protoc-c --c_out=$(GEN) -Iproto $<
 
@@ -152,7 +152,7 @@ $(BUILD)/tests/gpio/test_%: $(BUILD)/obj/tests/unit/gpio/test_%.o $(BUILD)/obj/t
 	$(Q)$(CC) $(LDFLAGS) $^ $(shell pkg-config --libs inih) $(LDLIBS) -lcmocka -o $@
 
 $(BUILD)/tests/audio/play_file: $(BUILD)/obj/tests/audio/play_file.o \
-    $(BUILD)/obj/server/ogg_opus_reader.o $(BUILD)/obj/server/sound.o $(DEVICE_LIB) $(SHARED_LIB)
+    $(BUILD)/obj/server/sounds/ogg_opus_reader.o $(BUILD)/obj/server/sounds/sound.o $(DEVICE_LIB) $(SHARED_LIB)
 	@mkdir -p $(dir $@)
 	@echo "  LINK    $@"
 	$(Q)$(CC) $(LDFLAGS) $^ $(DEV_LIBS) $(LDLIBS) -o $@

@@ -7,19 +7,19 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "audio_player.h"
+#include "audio/audio_player.h"
 #include "clock.h"
-#include "device_app.h"
-#include "device_options.h"
-#include "fleet.h"
-#include "gpio_config.h"
-#include "hw_gpio.h"
-#include "hw_term.h"
+#include "app/device_app.h"
+#include "app/device_options.h"
+#include "fleet/fleet.h"
+#include "gpio/gpio_config.h"
+#include "gpio/hw_gpio.h"
+#include "term/hw_term.h"
 #include "log.h"
 #include "stop_signal.h"
-#include "report.h"
-#include "script.h"
-#include "script_runner.h"
+#include "script/report.h"
+#include "script/script.h"
+#include "script/script_runner.h"
 
 /* The pin map and timings: defaults, then --config, then the flags. */
 static int load_pin_map(const device_options *o, gpio_config *cfg, char *err, size_t len) {

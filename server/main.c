@@ -13,7 +13,7 @@
 #include "stop_signal.h"
 #include "server.h"
 #include "server_options.h"
-#include "sound_library.h"
+#include "sounds/sound_library.h"
 
 /* The bundled assets: the repository's assets/ folder, found from the
  * binary (build/opal-server or build/asan/opal-server). */

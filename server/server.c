@@ -7,16 +7,17 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "audio_call.h"
+#include "calls/audio_call.h"
 #include "clock.h"
 #include "cq_loop.h"
-#include "device.h"
+#include "devices/device.h"
 #include "device_id.h"
-#include "event_call.h"
+#include "calls/event_call.h"
 #include "log.h"
 #include "metadata.h"
-#include "playback.h"
-#include "status_call.h"
+#include "devices/playback.h"
+#include "calls/status_call.h"
+#include "wire.h"
 
 /* Pacing granularity: packets are 20 ms, the lead is ~150 ms. */
 #define TICK_NS (10 * NS_PER_MS)
@@ -25,12 +26,6 @@
 #define IDLE_WAIT_NS (100 * NS_PER_MS)
 /* Requests kept posted per method: calls arriving meanwhile queue up. */
 #define REQUESTS_PER_METHOD 8
-
-static const char *const method_paths[CALL_KIND_COUNT] = {
-    [CALL_STATUS] = "/com.opalcamera.test.DeviceService/StatusStream",
-    [CALL_EVENT] = "/com.opalcamera.test.DeviceService/EventStream",
-    [CALL_AUDIO] = "/com.opalcamera.test.DeviceService/ServerAudioStream",
-};
 
 static const rpc_call_behaviour *const behaviours[CALL_KIND_COUNT] = {
     [CALL_STATUS] = &status_call_behaviour,
@@ -200,7 +195,7 @@ int server_start(opal_server *s, const server_config *config, char *err, size_t 
   grpc_server_register_completion_queue(s->grpc, s->cq, NULL);
   for (int k = 0; k < CALL_KIND_COUNT; k++) {
     s->methods[k] = grpc_server_register_method(
-        s->grpc, method_paths[k], NULL,
+        s->grpc, wire_method_path((wire_method)k), NULL,
         k == CALL_AUDIO ? GRPC_SRM_PAYLOAD_READ_INITIAL_BYTE_BUFFER : GRPC_SRM_PAYLOAD_NONE, 0);
     if (!s->methods[k]) abort(); /* only a duplicate path fails: a bug here */
   }

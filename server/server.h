@@ -9,9 +9,9 @@
 #include <stdint.h>
 
 #include "loop_op.h"
-#include "registry.h"
-#include "rpc_call.h"
-#include "sound_library.h"
+#include "devices/registry.h"
+#include "rpc/rpc_call.h"
+#include "sounds/sound_library.h"
 
 /* Messages the server accepts; anything larger fails its call with
  * RESOURCE_EXHAUSTED. The largest legal message is a DeviceStatus (~80 B). */

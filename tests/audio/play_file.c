@@ -16,11 +16,11 @@
 #include <string.h>
 #include <time.h>
 
-#include "audio_player.h"
+#include "audio/audio_player.h"
 #include "clock.h"
 #include "log.h"
-#include "ogg_opus_reader.h"
-#include "sound.h"
+#include "sounds/ogg_opus_reader.h"
+#include "sounds/sound.h"
 
 static void sleep_ns(int64_t ns) {
   if (ns <= 0) return;
@@ -87,7 +87,7 @@ int main(int argc, char **argv) {
   for (;;) {
     audio_player_stats(p, &st);
     int64_t waited = clock_now_ns() - opened;
-    if (waited >= settle_ms * NS_PER_MS && st.output_frames >= AUDIO_RATE / 5) break;
+    if (waited >= settle_ms * NS_PER_MS && st.output_frames >= WIRE_SAMPLE_RATE / 5) break;
     if (waited > 5 * NS_PER_SEC) {
       fprintf(stderr, "play_file: the output pulled only %llu frames in 5 s\n",
               (unsigned long long)st.output_frames);
@@ -106,13 +106,13 @@ int main(int argc, char **argv) {
 
   audio_player_begin(p);
   size_t next = 0;
-  int64_t deadline = t0 + (int64_t)(snd.total_samples * NS_PER_SEC / AUDIO_RATE) + 5 * NS_PER_SEC;
+  int64_t deadline = t0 + (int64_t)(snd.total_samples * NS_PER_SEC / WIRE_SAMPLE_RATE) + 5 * NS_PER_SEC;
   bool ended = false;
   for (;;) {
     int64_t now = clock_now_ns();
     /* Everything due within the lead goes now, as the server's pacer does. */
     while (next < snd.count) {
-      int64_t due = t0 + (int64_t)(snd.packets[next].start_sample * NS_PER_SEC / AUDIO_RATE) -
+      int64_t due = t0 + (int64_t)(snd.packets[next].start_sample * NS_PER_SEC / WIRE_SAMPLE_RATE) -
                     lead_ms * NS_PER_MS;
       if (due > now) break;
       if (audio_player_packet(p, sound_packet_data(&snd, next), snd.packets[next].size) < 0)
@@ -144,11 +144,11 @@ int main(int argc, char **argv) {
          "\"total_samples\": %llu, \"first_packet_to_first_sample_ms\": %.2f, "
          "\"first_sample_to_drain_ms\": %.1f, \"output_frames_ms\": %.1f, \"underruns\": %u, "
          "\"dropped\": %llu, \"complete\": %s}\n",
-         settled_ms, snd.count, (double)snd.total_samples * 1000.0 / AUDIO_RATE, decode_errors,
+         settled_ms, snd.count, (double)snd.total_samples * 1000.0 / WIRE_SAMPLE_RATE, decode_errors,
          (unsigned long long)played, (unsigned long long)snd.total_samples,
          first_sample ? (double)(first_sample - t0) / 1e6 : -1.0,
          first_sample && drained_at ? (double)(drained_at - first_sample) / 1e6 : -1.0,
-         (double)(frames_at_drain - frames_at_first) * 1000.0 / AUDIO_RATE, st.underruns,
+         (double)(frames_at_drain - frames_at_first) * 1000.0 / WIRE_SAMPLE_RATE, st.underruns,
          (unsigned long long)st.samples_dropped, whole ? "true" : "false");
   fflush(stdout);
   /* The device still holds its last buffer or so: let it play out before

@@ -21,9 +21,9 @@
 #include <time.h>
 
 #include "clock.h"
-#include "hw.h"
-#include "hw_term.h"
-#include "term_keys.h"
+#include "hw/hw.h"
+#include "term/hw_term.h"
+#include "term/term_keys.h"
 
 #define QUEUE_LEN 256
 
@@ -62,7 +62,7 @@ typedef struct fake {
 } fake;
 
 static void show(hw_backend *hw, const fake *f) {
-  uint32_t leds[HW_LED_COUNT] = {f->connected ? 0x00FF00FF : 0};
+  uint32_t leds[LED_COUNT] = {f->connected ? 0x00FF00FF : 0};
   for (unsigned i = 0; f->connected && i < 5; i++)
     leds[i + 1] = ((i == f->mode) != f->playing) ? mode_colour[f->mode] : 0;
   hw->ops->show_leds(hw, leds);
@@ -145,23 +145,23 @@ int main(int argc, char **argv) {
       if (in.kind == INPUT_QUIT) {
         quit = true;
       } else if (in.kind == INPUT_BUTTON) {
-        bool held[HW_BUTTON_COUNT];
+        bool held[BUTTON_COUNT];
         hw->ops->read_buttons(hw, held);
         if (log)
-          fprintf(log, "%s %s held=%d%d%d%d\n", term_event_name(in.event),
-                  term_button_name(in.button), held[0], held[1], held[2], held[3]),
+          fprintf(log, "%s %s held=%d%d%d%d\n", wire_event_label(in.event),
+                  wire_button_word(in.button), held[0], held[1], held[2], held[3]),
               fflush(log);
-        if (in.event == HW_PRESS) {
-          if (in.button == HW_BUTTON_CONNECT) {
+        if (in.event == EVENT_PRESS) {
+          if (in.button == BUTTON_CONNECT) {
             f.connected = !f.connected;
             if (f.connected) f.reconnects++;
             f.playing = false;
-          } else if (f.connected && in.button == HW_BUTTON_MODE) {
+          } else if (f.connected && in.button == BUTTON_MODE) {
             f.mode = (f.mode + 1) % 5;
-          } else if (f.connected && in.button == HW_BUTTON_PLAY) {
+          } else if (f.connected && in.button == BUTTON_PLAY) {
             f.playing = true;
             f.latency_ms = (double)(clock_now_ns() - in.at_ns) / 1e6 + 20;
-          } else if (f.connected && in.button == HW_BUTTON_STOP) {
+          } else if (f.connected && in.button == BUTTON_STOP) {
             f.playing = false;
           }
           show(hw, &f);

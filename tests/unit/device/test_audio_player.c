@@ -17,7 +17,7 @@
 
 #include <cmocka.h>
 
-#include "audio_player.h"
+#include "audio/audio_player.h"
 #include "clock.h"
 #include "log.h"
 
@@ -39,13 +39,13 @@ static void sleep_ms(int ms) {
 /* `count` packets of a 440 Hz tone, amplitude 10000. */
 static void make_tone(packets *out, int count) {
   int e;
-  OpusEncoder *enc = opus_encoder_create(AUDIO_RATE, 1, OPUS_APPLICATION_AUDIO, &e);
+  OpusEncoder *enc = opus_encoder_create(WIRE_SAMPLE_RATE, 1, OPUS_APPLICATION_AUDIO, &e);
   assert_non_null(enc);
   assert_true(count <= MAX_PACKETS);
   int16_t pcm[FRAME];
   for (int p = 0; p < count; p++) {
     for (int i = 0; i < FRAME; i++)
-      pcm[i] = (int16_t)(10000 * sin(2 * PI * 440 * (double)(p * FRAME + i) / AUDIO_RATE));
+      pcm[i] = (int16_t)(10000 * sin(2 * PI * 440 * (double)(p * FRAME + i) / WIRE_SAMPLE_RATE));
     out->len[p] = opus_encode(enc, pcm, FRAME, out->data[p], sizeof out->data[p]);
     assert_true(out->len[p] > 0);
   }
@@ -229,7 +229,7 @@ static void wav_output_holds_what_played(void **state) {
   SF_INFO info = {0};
   SNDFILE *f = sf_open(path, SFM_READ, &info);
   assert_non_null(f);
-  assert_int_equal(info.samplerate, AUDIO_RATE);
+  assert_int_equal(info.samplerate, WIRE_SAMPLE_RATE);
   assert_int_equal(info.channels, 1);
   assert_int_equal(info.format, SF_FORMAT_WAV | SF_FORMAT_PCM_16);
   assert_int_equal(info.frames, 20 * FRAME); /* both sounds, nothing else */

@@ -5,7 +5,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "backoff.h"
+#include "net/backoff.h"
 
 static void ceiling_doubles_up_to_the_cap(void **unused) {
   (void)unused;

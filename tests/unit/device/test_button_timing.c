@@ -6,8 +6,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "button_timing.h"
-#include "hw.h"
+#include "gpio/button_timing.h"
+#include "hw/hw.h"
 
 #define MS INT64_C(1000000)
 #define T0 (INT64_C(5000) * MS) /* any start time */
@@ -64,8 +64,8 @@ static void a_clean_press_and_release(void **unused) {
   assert_false(button_timing_pressed(&bt));
   run(&bt, &r, T0 + 300 * MS, T0 + 2000 * MS);
   assert_int_equal(r.n, 2);
-  expect(&r, 0, HW_PRESS, T0 + 100 * MS); /* at once: leading edge */
-  expect(&r, 1, HW_RELEASE, T0 + 300 * MS);
+  expect(&r, 0, EVENT_PRESS, T0 + 100 * MS); /* at once: leading edge */
+  expect(&r, 1, EVENT_RELEASE, T0 + 300 * MS);
 }
 
 static void bounce_storms_give_one_press_and_one_release(void **unused) {
@@ -79,8 +79,8 @@ static void bounce_storms_give_one_press_and_one_release(void **unused) {
   for (int k = 0; k < 7; k++) edge(&bt, &r, k % 2 == 1, q + k * MS);
   run(&bt, &r, q + 7 * MS, q + 2000 * MS);
   assert_int_equal(r.n, 2);
-  expect(&r, 0, HW_PRESS, p);
-  expect(&r, 1, HW_RELEASE, q);
+  expect(&r, 0, EVENT_PRESS, p);
+  expect(&r, 1, EVENT_RELEASE, q);
 }
 
 static void hold_comes_once_after_hold_ms(void **unused) {
@@ -96,13 +96,13 @@ static void hold_comes_once_after_hold_ms(void **unused) {
   assert_int_equal(r.n, 1);
   tick(&bt, &r, p + 800 * MS);
   assert_int_equal(r.n, 2);
-  expect(&r, 1, HW_HOLD, p + 800 * MS);
+  expect(&r, 1, EVENT_HOLD, p + 800 * MS);
   assert_int_equal(button_timing_next_deadline(&bt), BUTTON_TIMING_NO_DEADLINE);
   run(&bt, &r, p + 801 * MS, p + 5000 * MS);
   assert_int_equal(r.n, 2); /* once */
   edge(&bt, &r, false, p + 5000 * MS);
   assert_int_equal(r.n, 3);
-  expect(&r, 2, HW_RELEASE, p + 5000 * MS);
+  expect(&r, 2, EVENT_RELEASE, p + 5000 * MS);
 }
 
 static void a_hold_is_stamped_with_its_deadline_even_when_ticked_late(void **unused) {
@@ -112,7 +112,7 @@ static void a_hold_is_stamped_with_its_deadline_even_when_ticked_late(void **unu
   edge(&bt, &r, true, T0);
   tick(&bt, &r, T0 + 2000 * MS);
   assert_int_equal(r.n, 2);
-  expect(&r, 1, HW_HOLD, T0 + 800 * MS);
+  expect(&r, 1, EVENT_HOLD, T0 + 800 * MS);
 }
 
 static void no_hold_on_a_short_press(void **unused) {
@@ -124,8 +124,8 @@ static void no_hold_on_a_short_press(void **unused) {
   edge(&bt, &r, false, T0 + 200 * MS);
   run(&bt, &r, T0 + 200 * MS, T0 + 3000 * MS);
   assert_int_equal(r.n, 2);
-  expect(&r, 0, HW_PRESS, T0);
-  expect(&r, 1, HW_RELEASE, T0 + 200 * MS);
+  expect(&r, 0, EVENT_PRESS, T0);
+  expect(&r, 1, EVENT_RELEASE, T0 + 200 * MS);
 }
 
 static void a_release_just_before_hold_wins(void **unused) {
@@ -137,7 +137,7 @@ static void a_release_just_before_hold_wins(void **unused) {
   edge(&bt, &r, false, T0 + 800 * MS - 1);
   tick(&bt, &r, T0 + 900 * MS);
   assert_int_equal(r.n, 2);
-  expect(&r, 1, HW_RELEASE, T0 + 800 * MS - 1);
+  expect(&r, 1, EVENT_RELEASE, T0 + 800 * MS - 1);
 }
 
 /* Edges read late (the thread was busy) still come out in time order, with
@@ -149,9 +149,9 @@ static void late_edges_keep_time_order(void **unused) {
   edge(&bt, &r, true, T0);
   edge(&bt, &r, false, T0 + 900 * MS); /* no tick in between */
   assert_int_equal(r.n, 3);
-  expect(&r, 0, HW_PRESS, T0);
-  expect(&r, 1, HW_HOLD, T0 + 800 * MS);
-  expect(&r, 2, HW_RELEASE, T0 + 900 * MS);
+  expect(&r, 0, EVENT_PRESS, T0);
+  expect(&r, 1, EVENT_HOLD, T0 + 800 * MS);
+  expect(&r, 2, EVENT_RELEASE, T0 + 900 * MS);
 }
 
 /* A tap shorter than the window: the release is reported when the window
@@ -168,7 +168,7 @@ static void a_tap_inside_the_window_is_released_at_its_end(void **unused) {
   assert_int_equal(r.n, 1);
   tick(&bt, &r, T0 + 20 * MS);
   assert_int_equal(r.n, 2);
-  expect(&r, 1, HW_RELEASE, T0 + 20 * MS);
+  expect(&r, 1, EVENT_RELEASE, T0 + 20 * MS);
   assert_false(button_timing_pressed(&bt));
   run(&bt, &r, T0 + 20 * MS, T0 + 2000 * MS);
   assert_int_equal(r.n, 2); /* no HOLD for it */
@@ -185,10 +185,10 @@ static void a_quick_second_press_is_a_second_press(void **unused) {
   tick(&bt, &r, T0 + 120 * MS);
   edge(&bt, &r, false, T0 + 300 * MS);
   assert_int_equal(r.n, 4);
-  expect(&r, 0, HW_PRESS, T0);
-  expect(&r, 1, HW_RELEASE, T0 + 100 * MS);
-  expect(&r, 2, HW_PRESS, T0 + 120 * MS);
-  expect(&r, 3, HW_RELEASE, T0 + 300 * MS);
+  expect(&r, 0, EVENT_PRESS, T0);
+  expect(&r, 1, EVENT_RELEASE, T0 + 100 * MS);
+  expect(&r, 2, EVENT_PRESS, T0 + 120 * MS);
+  expect(&r, 3, EVENT_RELEASE, T0 + 300 * MS);
   run(&bt, &r, T0 + 300 * MS, T0 + 2000 * MS);
   assert_int_equal(r.n, 4);
 }
@@ -205,8 +205,8 @@ static void the_same_level_twice_is_one_change(void **unused) {
   edge(&bt, &r, false, T0 + 150 * MS);
   run(&bt, &r, T0 + 150 * MS, T0 + 2000 * MS);
   assert_int_equal(r.n, 2);
-  expect(&r, 0, HW_PRESS, T0);
-  expect(&r, 1, HW_RELEASE, T0 + 100 * MS);
+  expect(&r, 0, EVENT_PRESS, T0);
+  expect(&r, 1, EVENT_RELEASE, T0 + 100 * MS);
 }
 
 static void a_button_down_at_start_is_ignored_until_released(void **unused) {
@@ -226,8 +226,8 @@ static void a_button_down_at_start_is_ignored_until_released(void **unused) {
   edge(&bt, &r, true, T0 + 3000 * MS);
   edge(&bt, &r, false, T0 + 3100 * MS);
   assert_int_equal(r.n, 2);
-  expect(&r, 0, HW_PRESS, T0 + 3000 * MS);
-  expect(&r, 1, HW_RELEASE, T0 + 3100 * MS);
+  expect(&r, 0, EVENT_PRESS, T0 + 3000 * MS);
+  expect(&r, 1, EVENT_RELEASE, T0 + 3100 * MS);
 }
 
 static void time_never_runs_backwards(void **unused) {
@@ -237,11 +237,11 @@ static void time_never_runs_backwards(void **unused) {
   tick(&bt, &r, T0 + 100 * MS);
   edge(&bt, &r, true, T0 + 50 * MS); /* older than what was already seen */
   assert_int_equal(r.n, 1);
-  expect(&r, 0, HW_PRESS, T0 + 100 * MS);
+  expect(&r, 0, EVENT_PRESS, T0 + 100 * MS);
   edge(&bt, &r, false, T0 + 10 * MS);
   tick(&bt, &r, T0 + 120 * MS);
   assert_int_equal(r.n, 2);
-  expect(&r, 1, HW_RELEASE, T0 + 120 * MS);
+  expect(&r, 1, EVENT_RELEASE, T0 + 120 * MS);
 }
 
 static void zero_debounce_reports_every_change(void **unused) {
@@ -251,7 +251,7 @@ static void zero_debounce_reports_every_change(void **unused) {
   record r = {0};
   for (int k = 0; k < 6; k++) edge(&bt, &r, k % 2 == 0, T0 + k * MS);
   assert_int_equal(r.n, 6);
-  for (int k = 0; k < 6; k++) expect(&r, (size_t)k, k % 2 ? HW_RELEASE : HW_PRESS, T0 + k * MS);
+  for (int k = 0; k < 6; k++) expect(&r, (size_t)k, k % 2 ? EVENT_RELEASE : EVENT_PRESS, T0 + k * MS);
 }
 
 static void deadlines_say_when_to_wake(void **unused) {

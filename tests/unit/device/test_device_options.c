@@ -7,7 +7,7 @@
 
 #include <string.h>
 
-#include "device_options.h"
+#include "app/device_options.h"
 
 static cli_result parse(int argc, char **argv, device_options *o, char *err) {
   FILE *out = fopen("/dev/null", "w");

@@ -6,7 +6,7 @@
 #include <cmocka.h>
 
 #include "clock.h"
-#include "fleet_stats.h"
+#include "fleet/fleet_stats.h"
 
 static void percentiles_of_one_to_a_hundred(void **unused) {
   (void)unused;

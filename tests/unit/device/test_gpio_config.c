@@ -10,7 +10,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "gpio_config.h"
+#include "gpio/gpio_config.h"
 
 static char path[64];
 
@@ -55,8 +55,8 @@ static void defaults(void **unused) {
   gpio_config cfg;
   gpio_config_defaults(&cfg);
   assert_string_equal(cfg.chip, "gpiochip0");
-  static const unsigned leds[HW_LED_COUNT] = {5, 6, 12, 13, 16, 26};
-  static const unsigned buttons[HW_BUTTON_COUNT] = {17, 27, 22, 23};
+  static const unsigned leds[LED_COUNT] = {5, 6, 12, 13, 16, 26};
+  static const unsigned buttons[BUTTON_COUNT] = {17, 27, 22, 23};
   assert_memory_equal(cfg.led_lines, leds, sizeof leds);
   assert_memory_equal(cfg.button_lines, buttons, sizeof buttons);
   assert_true(cfg.buttons_active_low);
@@ -70,8 +70,8 @@ static void defaults(void **unused) {
   /* clear of I2C, SPI0, UART, the ID EEPROM and I2S */
   static const unsigned reserved[] = {0, 1, 2, 3, 7, 8, 9, 10, 11, 14, 15, 18, 19, 20, 21};
   for (size_t r = 0; r < sizeof reserved / sizeof reserved[0]; r++) {
-    for (int i = 0; i < HW_LED_COUNT; i++) assert_int_not_equal(cfg.led_lines[i], reserved[r]);
-    for (int i = 0; i < HW_BUTTON_COUNT; i++)
+    for (int i = 0; i < LED_COUNT; i++) assert_int_not_equal(cfg.led_lines[i], reserved[r]);
+    for (int i = 0; i < BUTTON_COUNT; i++)
       assert_int_not_equal(cfg.button_lines[i], reserved[r]);
   }
 }
@@ -83,12 +83,12 @@ static void line_lists_from_flags(void **unused) {
   char err[256] = "";
   assert_int_equal(
       gpio_config_flag(&cfg, "--led-lines", "led_lines", "5,6,13,19,26,21", err, sizeof err), 0);
-  static const unsigned leds[HW_LED_COUNT] = {5, 6, 13, 19, 26, 21};
+  static const unsigned leds[LED_COUNT] = {5, 6, 13, 19, 26, 21};
   assert_memory_equal(cfg.led_lines, leds, sizeof leds);
   assert_int_equal(
       gpio_config_flag(&cfg, "--button-lines", "button_lines", " 4, 17 ,27,511", err, sizeof err),
       0);
-  static const unsigned buttons[HW_BUTTON_COUNT] = {4, 17, 27, 511};
+  static const unsigned buttons[BUTTON_COUNT] = {4, 17, 27, 511};
   assert_memory_equal(cfg.button_lines, buttons, sizeof buttons);
 
   static const struct {
@@ -191,8 +191,8 @@ static void the_documented_file_loads(void **unused) {
                             err, sizeof err);
   if (rc) fail_msg("%s", err);
   assert_string_equal(cfg.chip, "/dev/gpiochip4");
-  static const unsigned leds[HW_LED_COUNT] = {5, 6, 13, 19, 26, 21};
-  static const unsigned buttons[HW_BUTTON_COUNT] = {17, 27, 22, 23};
+  static const unsigned leds[LED_COUNT] = {5, 6, 13, 19, 26, 21};
+  static const unsigned buttons[BUTTON_COUNT] = {17, 27, 22, 23};
   assert_memory_equal(cfg.led_lines, leds, sizeof leds);
   assert_memory_equal(cfg.button_lines, buttons, sizeof buttons);
   assert_true(cfg.buttons_active_low);
@@ -298,9 +298,9 @@ static void describe_is_one_line(void **unused) {
               "gpio chip gpiochip0: LEDs on lines 5,6,12,13,16,26 (active-high), buttons "
               "Connect,Mode,Stop,Play on lines 17,27,22,23 (active-low, pull-up), debounce 20 ms, "
               "hold 800 ms, LED threshold 64");
-  assert_string_equal(gpio_button_name(HW_BUTTON_CONNECT), "Connect");
-  assert_string_equal(gpio_button_name(HW_BUTTON_PLAY), "Play");
-  assert_string_equal(gpio_button_name(4), "?");
+  assert_string_equal(wire_button_title(BUTTON_CONNECT), "Connect");
+  assert_string_equal(wire_button_title(BUTTON_PLAY), "Play");
+  assert_string_equal(wire_button_title(4), "?");
 }
 
 int main(void) {

@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "jitter_buffer.h"
+#include "audio/jitter_buffer.h"
 
 #define PRIME 480 /* 10 ms */
 

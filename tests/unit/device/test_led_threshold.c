@@ -6,7 +6,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "led_threshold.h"
+#include "hw/led_threshold.h"
 
 static void the_documented_examples(void **unused) {
   (void)unused;

@@ -10,8 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "hw.h"
-#include "script.h"
+#include "hw/hw.h"
+#include "script/script.h"
 
 static void every_command(void **unused) {
   (void)unused;
@@ -36,14 +36,14 @@ static void every_command(void **unused) {
   assert_int_equal(c[0].op, SCRIPT_CONNECT);
   assert_int_equal(c[0].line, 2);
   assert_int_equal(c[1].op, SCRIPT_BUTTON);
-  assert_int_equal(c[1].button, HW_BUTTON_MODE);
-  assert_int_equal(c[1].event, HW_PRESS);
+  assert_int_equal(c[1].button, BUTTON_MODE);
+  assert_int_equal(c[1].event, EVENT_PRESS);
   assert_int_equal(c[1].line, 4);
-  assert_int_equal(c[2].button, HW_BUTTON_PLAY);
-  assert_int_equal(c[2].event, HW_HOLD);
-  assert_int_equal(c[3].button, HW_BUTTON_STOP);
-  assert_int_equal(c[3].event, HW_RELEASE);
-  assert_int_equal(c[4].button, HW_BUTTON_CONNECT);
+  assert_int_equal(c[2].button, BUTTON_PLAY);
+  assert_int_equal(c[2].event, EVENT_HOLD);
+  assert_int_equal(c[3].button, BUTTON_STOP);
+  assert_int_equal(c[3].event, EVENT_RELEASE);
+  assert_int_equal(c[4].button, BUTTON_CONNECT);
   assert_int_equal(c[5].op, SCRIPT_WAIT);
   assert_int_equal(c[5].ms, 250);
   assert_int_equal(c[6].op, SCRIPT_WAIT_FOR);

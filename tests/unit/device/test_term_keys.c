@@ -9,8 +9,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "hw.h"
-#include "term_keys.h"
+#include "hw/hw.h"
+#include "term/term_keys.h"
 
 #define MS(x) ((int64_t)(x) * 1000000)
 
@@ -24,8 +24,8 @@ static void add(recorder *r, const term_key_event *ev, int n) {
   assert_true(n >= 0 && n <= TERM_KEYS_MAX_EVENTS);
   for (int i = 0; i < n; i++) {
     size_t len = strlen(r->log);
-    snprintf(r->log + len, sizeof r->log - len, "%s %s@%lld ", term_button_name(ev[i].button),
-             term_event_name(ev[i].event), (long long)(ev[i].at_ns / MS(1)));
+    snprintf(r->log + len, sizeof r->log - len, "%s %s@%lld ", wire_button_word(ev[i].button),
+             wire_event_label(ev[i].event), (long long)(ev[i].at_ns / MS(1)));
   }
 }
 
@@ -75,12 +75,12 @@ static void tap_is_press_at_once_then_release(void **unused) {
   init(&r);
   assert_int_equal(term_keys_deadline(&r.keys), INT64_MAX);
   assert_int_equal(term_keys_held(&r.keys), -1);
-  key(&r, HW_BUTTON_MODE, 1000);
+  key(&r, BUTTON_MODE, 1000);
   assert_string_equal(r.log, "mode PRESS@1000 "); /* at once, not after a delay */
-  assert_int_equal(term_keys_held(&r.keys), HW_BUTTON_MODE);
+  assert_int_equal(term_keys_held(&r.keys), BUTTON_MODE);
   assert_int_equal(term_keys_deadline(&r.keys), MS(1700));
   run_until(&r, 1699);
-  assert_int_equal(term_keys_held(&r.keys), HW_BUTTON_MODE);
+  assert_int_equal(term_keys_held(&r.keys), BUTTON_MODE);
   run_until(&r, 5000);
   assert_string_equal(r.log, "mode PRESS@1000 mode RELEASE@1700 ");
   assert_int_equal(term_keys_held(&r.keys), -1);
@@ -92,8 +92,8 @@ static void autorepeat_longer_than_hold_gives_one_hold(void **unused) {
   recorder r;
   init(&r);
   /* Typical desktop: 500 ms delay, then 30 repeats a second, for 2 s. */
-  hold_key(&r, HW_BUTTON_PLAY, 0, 500, 33, 2000);
-  assert_int_equal(term_keys_held(&r.keys), HW_BUTTON_PLAY);
+  hold_key(&r, BUTTON_PLAY, 0, 500, 33, 2000);
+  assert_int_equal(term_keys_held(&r.keys), BUTTON_PLAY);
   run_until(&r, 10000);
   /* Last repeat at 500 + 45*33 = 1985; released 150 ms later. */
   assert_string_equal(r.log, "play PRESS@0 play HOLD@800 play RELEASE@2135 ");
@@ -103,7 +103,7 @@ static void x11_default_autorepeat_660ms_is_one_press(void **unused) {
   (void)unused;
   recorder r;
   init(&r);
-  hold_key(&r, HW_BUTTON_STOP, 0, 660, 40, 1500);
+  hold_key(&r, BUTTON_STOP, 0, 660, 40, 1500);
   run_until(&r, 10000);
   assert_string_equal(r.log, "stop PRESS@0 stop HOLD@800 stop RELEASE@1650 ");
 }
@@ -113,7 +113,7 @@ static void short_autorepeat_gives_no_hold(void **unused) {
   recorder r;
   init(&r);
   /* Held just past the autorepeat delay, let go at about 600 ms. */
-  hold_key(&r, HW_BUTTON_MODE, 0, 400, 40, 600);
+  hold_key(&r, BUTTON_MODE, 0, 400, 40, 600);
   run_until(&r, 10000);
   assert_string_equal(r.log, "mode PRESS@0 mode RELEASE@750 ");
 }
@@ -123,12 +123,12 @@ static void hold_right_at_the_end_of_the_repeats(void **unused) {
   recorder r;
   init(&r);
   /* Repeats until 700; 700 + 150 > 800, so the key was still down at 800. */
-  hold_key(&r, HW_BUTTON_MODE, 0, 300, 50, 700);
+  hold_key(&r, BUTTON_MODE, 0, 300, 50, 700);
   run_until(&r, 10000);
   assert_string_equal(r.log, "mode PRESS@0 mode HOLD@800 mode RELEASE@850 ");
   /* Repeats until 600: let go by 750, before 800: no HOLD. */
   init(&r);
-  hold_key(&r, HW_BUTTON_MODE, 0, 300, 50, 600);
+  hold_key(&r, BUTTON_MODE, 0, 300, 50, 600);
   run_until(&r, 10000);
   assert_string_equal(r.log, "mode PRESS@0 mode RELEASE@750 ");
 }
@@ -139,7 +139,7 @@ static void late_tick_still_orders_hold_before_release(void **unused) {
   init(&r);
   /* Repeats from 500 to 770 with no tick in between; the next tick comes
    * long after HOLD (800) and RELEASE (920) were due. */
-  for (int64_t t = 0; t <= 770; t += t ? 30 : 500) key(&r, HW_BUTTON_PLAY, t);
+  for (int64_t t = 0; t <= 770; t += t ? 30 : 500) key(&r, BUTTON_PLAY, t);
   term_key_event ev[TERM_KEYS_MAX_EVENTS];
   add(&r, ev, term_keys_tick(&r.keys, MS(3000), ev));
   assert_string_equal(r.log, "play PRESS@0 play HOLD@800 play RELEASE@920 ");
@@ -149,15 +149,15 @@ static void other_key_releases_the_held_one(void **unused) {
   (void)unused;
   recorder r;
   init(&r);
-  key(&r, HW_BUTTON_MODE, 0);
-  key(&r, HW_BUTTON_PLAY, 100);
-  assert_int_equal(term_keys_held(&r.keys), HW_BUTTON_PLAY);
+  key(&r, BUTTON_MODE, 0);
+  key(&r, BUTTON_PLAY, 100);
+  assert_int_equal(term_keys_held(&r.keys), BUTTON_PLAY);
   run_until(&r, 10000);
   assert_string_equal(r.log, "mode PRESS@0 mode RELEASE@100 play PRESS@100 play RELEASE@800 ");
   /* While one is held by autorepeat too. */
   init(&r);
-  hold_key(&r, HW_BUTTON_PLAY, 0, 400, 40, 1000);
-  key(&r, HW_BUTTON_STOP, 1020);
+  hold_key(&r, BUTTON_PLAY, 0, 400, 40, 1000);
+  key(&r, BUTTON_STOP, 1020);
   run_until(&r, 10000);
   assert_string_equal(r.log, "play PRESS@0 play HOLD@800 play RELEASE@1020 stop PRESS@1020 "
                              "stop RELEASE@1720 ");
@@ -167,8 +167,8 @@ static void lone_second_byte_is_a_second_tap(void **unused) {
   (void)unused;
   recorder r;
   init(&r);
-  key(&r, HW_BUTTON_MODE, 0);
-  key(&r, HW_BUTTON_MODE, 300); /* autorepeat starting? */
+  key(&r, BUTTON_MODE, 0);
+  key(&r, BUTTON_MODE, 300); /* autorepeat starting? */
   assert_string_equal(r.log, "mode PRESS@0 ");
   assert_int_equal(term_keys_deadline(&r.keys), MS(450));
   run_until(&r, 10000); /* nothing followed: it was a tap, dated when it came */
@@ -180,9 +180,9 @@ static void second_tap_then_other_key(void **unused) {
   (void)unused;
   recorder r;
   init(&r);
-  key(&r, HW_BUTTON_MODE, 0);
-  key(&r, HW_BUTTON_MODE, 300);
-  key(&r, HW_BUTTON_PLAY, 350); /* before the 150 ms were up */
+  key(&r, BUTTON_MODE, 0);
+  key(&r, BUTTON_MODE, 300);
+  key(&r, BUTTON_PLAY, 350); /* before the 150 ms were up */
   assert_string_equal(r.log, "mode PRESS@0 mode RELEASE@300 mode PRESS@300 mode RELEASE@350 "
                              "play PRESS@350 ");
 }
@@ -193,7 +193,7 @@ static void steady_taps_each_press(void **unused) {
   init(&r);
   for (int i = 0; i < 4; i++) {
     run_until(&r, i * 400);
-    key(&r, HW_BUTTON_MODE, i * 400);
+    key(&r, BUTTON_MODE, i * 400);
   }
   run_until(&r, 10000);
   assert_string_equal(r.log, "mode PRESS@0 mode RELEASE@400 mode PRESS@400 mode RELEASE@800 "
@@ -205,11 +205,11 @@ static void taps_after_release_are_new_presses(void **unused) {
   (void)unused;
   recorder r;
   init(&r);
-  key(&r, HW_BUTTON_STOP, 0);
+  key(&r, BUTTON_STOP, 0);
   run_until(&r, 800);
-  key(&r, HW_BUTTON_STOP, 800);
+  key(&r, BUTTON_STOP, 800);
   /* A key byte with no tick before it still lets the due RELEASE out first. */
-  key(&r, HW_BUTTON_STOP, 2000);
+  key(&r, BUTTON_STOP, 2000);
   assert_string_equal(r.log, "stop PRESS@0 stop RELEASE@700 stop PRESS@800 stop RELEASE@1500 "
                              "stop PRESS@2000 ");
 }
@@ -232,12 +232,12 @@ static void every_sequence_stays_within_max_events(void **unused) {
                                  : term_keys_tick(&r.keys, MS(now), ev);
     assert_true(n >= 0 && n <= TERM_KEYS_MAX_EVENTS);
     for (int j = 0; j < n; j++) {
-      if (ev[j].event == HW_PRESS) {
+      if (ev[j].event == EVENT_PRESS) {
         assert_int_equal(down, -1);
         down = ev[j].button;
       } else {
         assert_int_equal(ev[j].button, down);
-        if (ev[j].event == HW_RELEASE) down = -1;
+        if (ev[j].event == EVENT_RELEASE) down = -1;
       }
       assert_true(ev[j].at_ns <= MS(now));
     }
@@ -248,11 +248,11 @@ static void every_sequence_stays_within_max_events(void **unused) {
 static void decoder_maps_keys(void **unused) {
   (void)unused;
   term_decoder d = {0};
-  assert_int_equal(term_decode_byte(&d, 'c', 0), HW_BUTTON_CONNECT);
-  assert_int_equal(term_decode_byte(&d, 'm', 0), HW_BUTTON_MODE);
-  assert_int_equal(term_decode_byte(&d, 'p', 0), HW_BUTTON_PLAY);
-  assert_int_equal(term_decode_byte(&d, 's', 0), HW_BUTTON_STOP);
-  assert_int_equal(term_decode_byte(&d, 'M', 0), HW_BUTTON_MODE); /* caps lock */
+  assert_int_equal(term_decode_byte(&d, 'c', 0), BUTTON_CONNECT);
+  assert_int_equal(term_decode_byte(&d, 'm', 0), BUTTON_MODE);
+  assert_int_equal(term_decode_byte(&d, 'p', 0), BUTTON_PLAY);
+  assert_int_equal(term_decode_byte(&d, 's', 0), BUTTON_STOP);
+  assert_int_equal(term_decode_byte(&d, 'M', 0), BUTTON_MODE); /* caps lock */
   assert_int_equal(term_decode_byte(&d, 'q', 0), TERM_KEY_QUIT);
   assert_int_equal(term_decode_byte(&d, 0x04, 0), TERM_KEY_QUIT); /* Ctrl-D */
   assert_int_equal(term_decode_byte(&d, 'x', 0), TERM_KEY_NONE);
@@ -276,7 +276,7 @@ static void decoder_skips_escape_sequences(void **unused) {
   int keys[16];
   /* F1 (ESC O P), F4 in xterm (ESC O S), up arrow, Alt+m, F5 (ESC [15~), then m. */
   assert_int_equal(decode_all(&d, "\x1BOP\x1BOS\x1B[A\x1Bm\x1B[15~\x1B[1;5Pm", 0, keys), 1);
-  assert_int_equal(keys[0], HW_BUTTON_MODE);
+  assert_int_equal(keys[0], BUTTON_MODE);
   /* A lone Esc is forgotten after a while: the m that comes later is a key. */
   assert_int_equal(decode_all(&d, "\x1B", MS(0), keys), 0);
   assert_int_equal(decode_all(&d, "m", MS(500), keys), 1);

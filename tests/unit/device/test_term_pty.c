@@ -22,8 +22,8 @@
 #include <unistd.h>
 
 #include "clock.h"
-#include "hw.h"
-#include "hw_term.h"
+#include "hw/hw.h"
+#include "term/hw_term.h"
 
 /* ---- a sink that remembers ---- */
 
@@ -177,7 +177,7 @@ static void draws_leds_and_view(void **unused) {
   rec_sink sink;
   rec_init(&sink);
   char err[256];
-  uint32_t leds[HW_LED_COUNT] = {0x00FF00FF, 0xFF3030FF, 0, 0, 0, 0};
+  uint32_t leds[LED_COUNT] = {0x00FF00FF, 0xFF3030FF, 0, 0, 0, 0};
   hw->ops->show_leds(hw, leds); /* before start: kept, drawn once started */
   assert_int_equal(hw->ops->start(hw, &sink.base, err, sizeof err), 0);
   assert_true(pty_expect(&p, "\x1B[38;2;255;48;48m\xE2\x97\x8F\x1B[39m led_1", 2000));
@@ -215,14 +215,14 @@ static void keys_become_inputs(void **unused) {
   assert_int_equal(write(p.master, "m", 1), 1);
   assert_int_equal(rec_wait(&sink, 1, 2000), 1);
   assert_int_equal(sink.got[0].kind, INPUT_BUTTON);
-  assert_int_equal(sink.got[0].button, HW_BUTTON_MODE);
-  assert_int_equal(sink.got[0].event, HW_PRESS);
+  assert_int_equal(sink.got[0].button, BUTTON_MODE);
+  assert_int_equal(sink.got[0].event, EVENT_PRESS);
   assert_true(sink.got[0].at_ns >= sent);
   assert_true(sink.got[0].at_ns - sent < 500 * NS_PER_MS); /* at once */
-  bool held[HW_BUTTON_COUNT];
+  bool held[BUTTON_COUNT];
   hw->ops->read_buttons(hw, held);
-  assert_true(held[HW_BUTTON_MODE]);
-  assert_false(held[HW_BUTTON_PLAY]);
+  assert_true(held[BUTTON_MODE]);
+  assert_false(held[BUTTON_PLAY]);
   assert_true(pty_expect(&p, "last: mode PRESS", 2000));
 
   /* Autorepeat of p past hold_ms (300 here): PRESS, HOLD, then RELEASE. */
@@ -231,14 +231,14 @@ static void keys_become_inputs(void **unused) {
     usleep(30000);
   }
   assert_int_equal(rec_wait(&sink, 5, 2000), 5);
-  assert_int_equal(sink.got[1].button, HW_BUTTON_MODE);
-  assert_int_equal(sink.got[1].event, HW_RELEASE);
-  assert_int_equal(sink.got[2].button, HW_BUTTON_PLAY);
-  assert_int_equal(sink.got[2].event, HW_PRESS);
-  assert_int_equal(sink.got[3].event, HW_HOLD);
-  assert_int_equal(sink.got[4].event, HW_RELEASE);
+  assert_int_equal(sink.got[1].button, BUTTON_MODE);
+  assert_int_equal(sink.got[1].event, EVENT_RELEASE);
+  assert_int_equal(sink.got[2].button, BUTTON_PLAY);
+  assert_int_equal(sink.got[2].event, EVENT_PRESS);
+  assert_int_equal(sink.got[3].event, EVENT_HOLD);
+  assert_int_equal(sink.got[4].event, EVENT_RELEASE);
   hw->ops->read_buttons(hw, held);
-  for (int i = 0; i < HW_BUTTON_COUNT; i++) assert_false(held[i]);
+  for (int i = 0; i < BUTTON_COUNT; i++) assert_false(held[i]);
 
   /* An arrow key is no button; q and Ctrl-D quit. */
   assert_int_equal(write(p.master, "\x1B[A", 3), 3);

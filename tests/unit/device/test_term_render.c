@@ -9,9 +9,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "hw.h"
-#include "term_keys.h"
-#include "term_render.h"
+#include "hw/hw.h"
+#include "term/term_keys.h"
+#include "term/term_render.h"
 
 #define ON "\xE2\x97\x8F"  /* ● */
 #define OFF "\xE2\x97\x8B" /* ○ */
@@ -23,7 +23,7 @@ static const term_style ascii = {.colour = TERM_COLOUR_NONE, .ascii = true};
 static const term_style c256 = {.colour = TERM_COLOUR_256};
 
 /* Mode 1 idle as the server sends it, with led_0 (power) on. */
-static const uint32_t mode1_idle[HW_LED_COUNT] = {0x00FF00FF, 0, 0xFFB000FF, 0, 0, 0};
+static const uint32_t mode1_idle[LED_COUNT] = {0x00FF00FF, 0, 0xFFB000FF, 0, 0, 0};
 
 static void on_off_rule(void **unused) {
   (void)unused;
@@ -73,7 +73,7 @@ static void truecolor_scales_by_intensity(void **unused) {
   (void)unused;
   char buf[1024];
   /* Red at half intensity: lit (255 * 0x80 / 255 = 0x80 > 0x40), drawn at half brightness. */
-  uint32_t leds[HW_LED_COUNT] = {0xFF000080, 0xFF000030, 0, 0, 0, 0};
+  uint32_t leds[LED_COUNT] = {0xFF000080, 0xFF000030, 0, 0, 0, 0};
   term_render_leds(buf, sizeof buf, leds, &truecolor, 80);
   assert_non_null(strstr(buf, "\x1B[38;2;128;0;0m" ON "\x1B[39m led_0"));
   /* Below the line: off, whatever its colour. */
@@ -83,7 +83,7 @@ static void truecolor_scales_by_intensity(void **unused) {
 static void leds_in_256_colours(void **unused) {
   (void)unused;
   char buf[1024];
-  uint32_t leds[HW_LED_COUNT] = {0xFF0000FF, 0x0000FFFF, 0, 0, 0, 0};
+  uint32_t leds[LED_COUNT] = {0xFF0000FF, 0x0000FFFF, 0, 0, 0, 0};
   term_render_leds(buf, sizeof buf, leds, &c256, 80);
   assert_non_null(strstr(buf, "\x1B[38;5;196m" ON)); /* 16 + 36*5 */
   assert_non_null(strstr(buf, "\x1B[38;5;21m" ON));  /* 16 + 5 */
@@ -229,8 +229,8 @@ static void row_text(const char *frame, int row, char *out, size_t cap) {
 static void screen_80x24(void **unused) {
   (void)unused;
   static char frame[32768];
-  term_screen s = {.view = sample, .have_view = true, .held = HW_BUTTON_PLAY,
-                   .last_button = HW_BUTTON_PLAY, .last_event = HW_HOLD};
+  term_screen s = {.view = sample, .have_view = true, .held = BUTTON_PLAY,
+                   .last_button = BUTTON_PLAY, .last_event = EVENT_HOLD};
   memcpy(s.leds, mode1_idle, sizeof s.leds);
   size_t n = term_render_screen(frame, sizeof frame, &s, &plain, 80, 24);
   assert_true(n > 0);

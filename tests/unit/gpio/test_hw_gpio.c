@@ -16,17 +16,17 @@
 
 #include "clock.h"
 #include "fake_gpiod.h"
-#include "gpio_config.h"
-#include "hw_gpio.h"
-#include "led_threshold.h"
+#include "gpio/gpio_config.h"
+#include "gpio/hw_gpio.h"
+#include "hw/led_threshold.h"
 #include "log.h"
 
 #define MS NS_PER_MS
 
 /* The default pin map (gpio_config_defaults; gpio_config.c is not linked
  * here, as it needs inih). */
-static const unsigned LEDS[HW_LED_COUNT] = {5, 6, 12, 13, 16, 26};
-static const unsigned BUTTONS[HW_BUTTON_COUNT] = {17, 27, 22, 23};
+static const unsigned LEDS[LED_COUNT] = {5, 6, 12, 13, 16, 26};
+static const unsigned BUTTONS[BUTTON_COUNT] = {17, 27, 22, 23};
 
 static gpio_config config(void) {
   gpio_config c = {
@@ -159,15 +159,15 @@ static void requests_leds_as_outputs_and_buttons_as_edge_events(void **unused) {
   gpio_config cfg = config();
   hw_backend *hw = create_ok(&cfg);
   assert_int_equal(fake_gpiod_count("open_lookup gpiochip0"), 1);
-  assert_int_equal(fake_gpiod_requested_count(), HW_LED_COUNT + HW_BUTTON_COUNT);
-  for (int i = 0; i < HW_LED_COUNT; i++) {
+  assert_int_equal(fake_gpiod_requested_count(), LED_COUNT + BUTTON_COUNT);
+  for (int i = 0; i < LED_COUNT; i++) {
     fake_line l = fake_gpiod_line(LEDS[i]);
     assert_int_equal(l.direction, FAKE_OUTPUT);
     assert_int_equal(l.flags, 0);
     assert_string_equal(l.consumer, HW_GPIO_CONSUMER);
     assert_int_equal(l.level, 0); /* off from the start */
   }
-  for (int i = 0; i < HW_BUTTON_COUNT; i++) {
+  for (int i = 0; i < BUTTON_COUNT; i++) {
     fake_line l = fake_gpiod_line(BUTTONS[i]);
     assert_int_equal(l.direction, FAKE_EVENTS);
     assert_int_equal(l.event_type, GPIOD_LINE_REQUEST_EVENT_BOTH_EDGES);
@@ -176,9 +176,9 @@ static void requests_leds_as_outputs_and_buttons_as_edge_events(void **unused) {
     assert_string_equal(l.consumer, HW_GPIO_CONSUMER);
     assert_int_equal(l.level, 1); /* pulled up: not pressed */
   }
-  bool pressed[HW_BUTTON_COUNT] = {true, true, true, true};
+  bool pressed[BUTTON_COUNT] = {true, true, true, true};
   hw->ops->read_buttons(hw, pressed);
-  for (int i = 0; i < HW_BUTTON_COUNT; i++) assert_false(pressed[i]);
+  for (int i = 0; i < BUTTON_COUNT; i++) assert_false(pressed[i]);
   assert_null(hw->ops->show_view);
   destroy(hw);
 }
@@ -190,26 +190,26 @@ static void polarity_and_bias_follow_the_config(void **unused) {
   cfg.buttons_active_low = false;
   cfg.buttons_pull_up = false;
   hw_backend *hw = create_ok(&cfg);
-  for (int i = 0; i < HW_LED_COUNT; i++) {
+  for (int i = 0; i < LED_COUNT; i++) {
     fake_line l = fake_gpiod_line(LEDS[i]);
     assert_int_equal(l.flags, GPIOD_LINE_REQUEST_FLAG_ACTIVE_LOW);
     assert_int_equal(l.level, 1); /* off = high when active-low */
   }
-  for (int i = 0; i < HW_BUTTON_COUNT; i++) assert_int_equal(fake_gpiod_line(BUTTONS[i]).flags, 0);
+  for (int i = 0; i < BUTTON_COUNT; i++) assert_int_equal(fake_gpiod_line(BUTTONS[i]).flags, 0);
 
   /* An active-high button (wired to 3V3) reads pressed when driven high. */
   test_sink *sink = &the_sink;
   char err[256];
   assert_int_equal(hw->ops->start(hw, &sink->base, err, sizeof err), 0);
   int64_t t = clock_now_ns();
-  fake_gpiod_drive(BUTTONS[HW_BUTTON_STOP], 1, t);
+  fake_gpiod_drive(BUTTONS[BUTTON_STOP], 1, t);
   assert_int_equal(sink_wait(sink, 1, 1000), 1);
-  assert_input(&sink->got[0], HW_BUTTON_STOP, HW_PRESS);
-  fake_gpiod_drive(BUTTONS[HW_BUTTON_STOP], -1, t + 40 * MS);
+  assert_input(&sink->got[0], BUTTON_STOP, EVENT_PRESS);
+  fake_gpiod_drive(BUTTONS[BUTTON_STOP], -1, t + 40 * MS);
   assert_int_equal(sink_wait(sink, 2, 1000), 2);
-  assert_input(&sink->got[1], HW_BUTTON_STOP, HW_RELEASE);
+  assert_input(&sink->got[1], BUTTON_STOP, EVENT_RELEASE);
 
-  uint32_t on[HW_LED_COUNT] = {0xFF3030FF, 0, 0, 0, 0, 0};
+  uint32_t on[LED_COUNT] = {0xFF3030FF, 0, 0, 0, 0, 0};
   hw->ops->show_leds(hw, on);
   assert_int_equal(fake_gpiod_line(LEDS[0]).level, 0); /* lit = low */
   assert_int_equal(fake_gpiod_line(LEDS[1]).level, 1);
@@ -231,10 +231,10 @@ static void led_levels_follow_the_threshold(void **unused) {
     cfg.led_threshold = threshold;
     hw_backend *hw = create_ok(&cfg);
     for (size_t start = 0; start < count; start++) {
-      uint32_t leds[HW_LED_COUNT];
-      for (int i = 0; i < HW_LED_COUNT; i++) leds[i] = colours[(start + (size_t)i) % count];
+      uint32_t leds[LED_COUNT];
+      for (int i = 0; i < LED_COUNT; i++) leds[i] = colours[(start + (size_t)i) % count];
       hw->ops->show_leds(hw, leds);
-      for (int i = 0; i < HW_LED_COUNT; i++)
+      for (int i = 0; i < LED_COUNT; i++)
         assert_int_equal(fake_gpiod_line(LEDS[i]).level, led_is_on(leds[i], threshold));
     }
     destroy(hw);
@@ -245,7 +245,7 @@ static void unchanged_leds_are_not_rewritten(void **unused) {
   (void)unused;
   gpio_config cfg = config();
   hw_backend *hw = create_ok(&cfg);
-  uint32_t leds[HW_LED_COUNT] = {0xFF3030FF, 0, 0xFF3030FF, 0, 0, 0};
+  uint32_t leds[LED_COUNT] = {0xFF3030FF, 0, 0xFF3030FF, 0, 0, 0};
   hw->ops->show_leds(hw, leds);
   assert_int_equal(fake_gpiod_count("set_value"), 2);
   leds[2] = 0x30E030FF; /* another colour, still on */
@@ -273,14 +273,14 @@ static void a_bounce_storm_is_one_press_and_one_release(void **unused) {
   int64_t base = clock_now_ns();
   sleep_ms(120);
   for (int k = 0; k < 5; k++) /* down, up, down, up, down within 4 ms */
-    (k % 2 ? release : press)(HW_BUTTON_MODE, base + k * MS);
+    (k % 2 ? release : press)(BUTTON_MODE, base + k * MS);
   for (int k = 0; k < 5; k++) /* up, down, up, down, up, 100 ms later */
-    (k % 2 ? press : release)(HW_BUTTON_MODE, base + 100 * MS + k * MS);
+    (k % 2 ? press : release)(BUTTON_MODE, base + 100 * MS + k * MS);
   start(hw, sink);
   assert_int_equal(sink_wait(sink, 2, 1000), 2);
   assert_int_equal(sink_wait(sink, 3, 200), 2); /* and nothing more */
-  assert_input(&sink->got[0], HW_BUTTON_MODE, HW_PRESS);
-  assert_input(&sink->got[1], HW_BUTTON_MODE, HW_RELEASE);
+  assert_input(&sink->got[0], BUTTON_MODE, EVENT_PRESS);
+  assert_input(&sink->got[1], BUTTON_MODE, EVENT_RELEASE);
   assert_int_equal(sink->got[0].at_ns, base);            /* the first edge's time */
   assert_int_equal(sink->got[1].at_ns, base + 100 * MS); /* no debounce delay */
   destroy(hw);
@@ -292,25 +292,25 @@ static void hold_comes_once_after_hold_ms(void **unused) {
   gpio_config cfg = config(); /* hold 150 ms */
   hw_backend *hw = start_ok(&cfg, sink);
   int64_t t0 = clock_now_ns();
-  press(HW_BUTTON_PLAY, t0);
-  press(HW_BUTTON_PLAY, t0); /* no change: no edge */
+  press(BUTTON_PLAY, t0);
+  press(BUTTON_PLAY, t0); /* no change: no edge */
   assert_int_equal(sink_wait(sink, 1, 1000), 1);
-  bool pressed[HW_BUTTON_COUNT];
+  bool pressed[BUTTON_COUNT];
   hw->ops->read_buttons(hw, pressed);
-  assert_true(pressed[HW_BUTTON_PLAY]);
-  assert_false(pressed[HW_BUTTON_STOP]);
+  assert_true(pressed[BUTTON_PLAY]);
+  assert_false(pressed[BUTTON_STOP]);
   assert_int_equal(sink_wait(sink, 2, 1000), 2);
   int64_t seen = clock_now_ns();
-  assert_input(&sink->got[1], HW_BUTTON_PLAY, HW_HOLD);
+  assert_input(&sink->got[1], BUTTON_PLAY, EVENT_HOLD);
   assert_int_equal(sink->got[1].at_ns - sink->got[0].at_ns, 150 * MS);
   assert_true(seen >= t0 + 150 * MS); /* not early */
   sleep_ms(200);                      /* still held: no second HOLD */
   assert_int_equal(sink_wait(sink, 3, 0), 2);
-  release(HW_BUTTON_PLAY, clock_now_ns());
+  release(BUTTON_PLAY, clock_now_ns());
   assert_int_equal(sink_wait(sink, 3, 1000), 3);
-  assert_input(&sink->got[2], HW_BUTTON_PLAY, HW_RELEASE);
+  assert_input(&sink->got[2], BUTTON_PLAY, EVENT_RELEASE);
   hw->ops->read_buttons(hw, pressed);
-  assert_false(pressed[HW_BUTTON_PLAY]);
+  assert_false(pressed[BUTTON_PLAY]);
   assert_int_equal(sink_wait(sink, 4, 200), 3);
   destroy(hw);
 }
@@ -322,14 +322,14 @@ static void a_short_press_has_no_hold(void **unused) {
   cfg.hold_ms = 400; /* room for a slow machine between press and release */
   hw_backend *hw = start_ok(&cfg, sink);
   int64_t t0 = clock_now_ns();
-  press(HW_BUTTON_STOP, t0);
+  press(BUTTON_STOP, t0);
   assert_int_equal(sink_wait(sink, 1, 1000), 1);
   sleep_ms(60);
-  release(HW_BUTTON_STOP, clock_now_ns());
+  release(BUTTON_STOP, clock_now_ns());
   assert_int_equal(sink_wait(sink, 2, 1000), 2);
   assert_int_equal(sink_wait(sink, 3, 500), 2); /* past hold_ms: nothing */
-  assert_input(&sink->got[0], HW_BUTTON_STOP, HW_PRESS);
-  assert_input(&sink->got[1], HW_BUTTON_STOP, HW_RELEASE);
+  assert_input(&sink->got[0], BUTTON_STOP, EVENT_PRESS);
+  assert_input(&sink->got[1], BUTTON_STOP, EVENT_RELEASE);
   destroy(hw);
 }
 
@@ -339,14 +339,14 @@ static void each_line_is_its_button(void **unused) {
   gpio_config cfg = config();
   hw_backend *hw = start_ok(&cfg, sink);
   int64_t base = clock_now_ns() - 500 * MS;
-  for (int b = 0; b < HW_BUTTON_COUNT; b++) {
+  for (int b = 0; b < BUTTON_COUNT; b++) {
     press(b, base + b * 100 * MS);
     release(b, base + b * 100 * MS + 50 * MS);
     assert_int_equal(sink_wait(sink, 2 * (b + 1), 1000), 2 * (b + 1));
   }
-  for (int b = 0; b < HW_BUTTON_COUNT; b++) {
-    assert_input(&sink->got[2 * b], b, HW_PRESS);
-    assert_input(&sink->got[2 * b + 1], b, HW_RELEASE);
+  for (int b = 0; b < BUTTON_COUNT; b++) {
+    assert_input(&sink->got[2 * b], b, EVENT_PRESS);
+    assert_input(&sink->got[2 * b + 1], b, EVENT_RELEASE);
   }
   destroy(hw);
 }
@@ -358,7 +358,7 @@ static void repeated_edge_types_are_taken_as_levels(void **unused) {
   test_sink *sink = &the_sink;
   gpio_config cfg = config();
   hw_backend *hw = start_ok(&cfg, sink);
-  unsigned line = BUTTONS[HW_BUTTON_CONNECT];
+  unsigned line = BUTTONS[BUTTON_CONNECT];
   int64_t base = clock_now_ns() - 300 * MS;
   fake_gpiod_inject(line, GPIOD_LINE_EVENT_RISING_EDGE, base);
   fake_gpiod_inject(line, GPIOD_LINE_EVENT_RISING_EDGE, base + 1 * MS);
@@ -366,8 +366,8 @@ static void repeated_edge_types_are_taken_as_levels(void **unused) {
   fake_gpiod_inject(line, GPIOD_LINE_EVENT_FALLING_EDGE, base + 61 * MS);
   assert_int_equal(sink_wait(sink, 2, 1000), 2);
   assert_int_equal(sink_wait(sink, 3, 200), 2);
-  assert_input(&sink->got[0], HW_BUTTON_CONNECT, HW_PRESS);
-  assert_input(&sink->got[1], HW_BUTTON_CONNECT, HW_RELEASE);
+  assert_input(&sink->got[0], BUTTON_CONNECT, EVENT_PRESS);
+  assert_input(&sink->got[1], BUTTON_CONNECT, EVENT_RELEASE);
   destroy(hw);
 }
 
@@ -382,11 +382,11 @@ static void realtime_stamps_are_moved_to_the_monotonic_clock(void **unused) {
   clock_gettime(CLOCK_REALTIME, &real);
   int64_t mono = clock_now_ns();
   int64_t stamp = (int64_t)real.tv_sec * NS_PER_SEC + real.tv_nsec - 30 * MS;
-  press(HW_BUTTON_MODE, stamp);
+  press(BUTTON_MODE, stamp);
   assert_int_equal(sink_wait(sink, 1, 1000), 1);
   int64_t at = sink->got[0].at_ns;
   assert_true(at >= mono - 40 * MS && at <= mono - 20 * MS);
-  release(HW_BUTTON_MODE, stamp + 50 * MS);
+  release(BUTTON_MODE, stamp + 50 * MS);
   assert_int_equal(sink_wait(sink, 2, 1000), 2);
   destroy(hw);
 }
@@ -405,19 +405,19 @@ static void a_button_down_at_start_is_not_reported(void **unused) {
   (void)unused;
   test_sink *sink = &the_sink;
   gpio_config cfg = config();
-  press(HW_BUTTON_STOP, 0); /* held before we open the line */
+  press(BUTTON_STOP, 0); /* held before we open the line */
   hw_backend *hw = start_ok(&cfg, sink);
-  bool pressed[HW_BUTTON_COUNT];
+  bool pressed[BUTTON_COUNT];
   hw->ops->read_buttons(hw, pressed);
-  assert_true(pressed[HW_BUTTON_STOP]);
-  release(HW_BUTTON_STOP, clock_now_ns());
+  assert_true(pressed[BUTTON_STOP]);
+  release(BUTTON_STOP, clock_now_ns());
   assert_int_equal(sink_wait(sink, 1, 300), 0); /* neither HOLD nor RELEASE */
   hw->ops->read_buttons(hw, pressed);
-  assert_false(pressed[HW_BUTTON_STOP]);
-  press(HW_BUTTON_STOP, clock_now_ns()); /* the next press counts */
+  assert_false(pressed[BUTTON_STOP]);
+  press(BUTTON_STOP, clock_now_ns()); /* the next press counts */
   assert_int_equal(sink_wait(sink, 1, 1000), 1);
-  assert_input(&sink->got[0], HW_BUTTON_STOP, HW_PRESS);
-  release(HW_BUTTON_STOP, clock_now_ns() + 30 * MS);
+  assert_input(&sink->got[0], BUTTON_STOP, EVENT_PRESS);
+  release(BUTTON_STOP, clock_now_ns() + 30 * MS);
   destroy(hw);
 }
 
@@ -514,17 +514,17 @@ static void destroy_turns_leds_off_and_releases_everything(void **unused) {
   test_sink *sink = &the_sink;
   gpio_config cfg = config();
   hw_backend *hw = start_ok(&cfg, sink);
-  uint32_t all_on[HW_LED_COUNT];
-  for (int i = 0; i < HW_LED_COUNT; i++) all_on[i] = 0xFFFFFFFF;
+  uint32_t all_on[LED_COUNT];
+  for (int i = 0; i < LED_COUNT; i++) all_on[i] = 0xFFFFFFFF;
   hw->ops->show_leds(hw, all_on);
-  for (int i = 0; i < HW_LED_COUNT; i++) assert_int_equal(fake_gpiod_line(LEDS[i]).level, 1);
-  press(HW_BUTTON_PLAY, clock_now_ns()); /* the thread is busy with a HOLD deadline */
+  for (int i = 0; i < LED_COUNT; i++) assert_int_equal(fake_gpiod_line(LEDS[i]).level, 1);
+  press(BUTTON_PLAY, clock_now_ns()); /* the thread is busy with a HOLD deadline */
   assert_int_equal(sink_wait(sink, 1, 1000), 1);
 
   int mark = fake_gpiod_log_size();
   destroy(hw);
   char call[64];
-  for (int i = 0; i < HW_LED_COUNT; i++) {
+  for (int i = 0; i < LED_COUNT; i++) {
     fake_line l = fake_gpiod_line(LEDS[i]);
     assert_int_equal(l.level, 0);
     assert_int_equal(l.direction, FAKE_FREE);
@@ -535,7 +535,7 @@ static void destroy_turns_leds_off_and_releases_everything(void **unused) {
     int rel = fake_gpiod_find(call, mark);
     assert_true(off >= 0 && rel > off); /* off first, then let go */
   }
-  for (int i = 0; i < HW_BUTTON_COUNT; i++) {
+  for (int i = 0; i < BUTTON_COUNT; i++) {
     snprintf(call, sizeof call, "release %u", BUTTONS[i]);
     assert_true(fake_gpiod_find(call, mark) >= 0);
   }
@@ -550,7 +550,7 @@ static void destroy_without_start(void **unused) {
   gpio_config cfg = config();
   hw_backend *hw = create_ok(&cfg);
   destroy(hw);
-  assert_int_equal(fake_gpiod_count("release"), HW_LED_COUNT + HW_BUTTON_COUNT);
+  assert_int_equal(fake_gpiod_count("release"), LED_COUNT + BUTTON_COUNT);
 }
 
 int main(void) {

@@ -9,7 +9,7 @@
 #include <grpc/grpc.h>
 #include <string.h>
 
-#include "audio_packet.h"
+#include "sounds/audio_packet.h"
 #include "comms.pb-c.h"
 #include "pb_buffer.h"
 

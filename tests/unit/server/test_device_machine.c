@@ -5,7 +5,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "device_machine.h"
+#include "devices/device_machine.h"
 
 #define MODES 5
 
@@ -146,10 +146,10 @@ static void natural_end_returns_to_idle(void **unused) {
 
 static void names(void **unused) {
   (void)unused;
-  assert_string_equal(device_button_name(BUTTON_PLAY), "PLAY");
-  assert_string_equal(device_button_name(9), "UNKNOWN");
-  assert_string_equal(device_event_name(EVENT_HOLD), "HOLD");
-  assert_string_equal(device_event_name(-3), "UNKNOWN");
+  assert_string_equal(wire_button_label(BUTTON_PLAY), "PLAY");
+  assert_string_equal(wire_button_label(9), "UNKNOWN");
+  assert_string_equal(wire_event_label(EVENT_HOLD), "HOLD");
+  assert_string_equal(wire_event_label(-3), "UNKNOWN");
 }
 
 int main(void) {

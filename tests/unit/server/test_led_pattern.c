@@ -5,7 +5,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "led_pattern.h"
+#include "devices/led_pattern.h"
 
 #define ALL_LEDS 0x1Fu
 

@@ -6,7 +6,7 @@
 #include <cmocka.h>
 
 #include "clock.h"
-#include "pacer.h"
+#include "devices/pacer.h"
 
 static sound twenty_ms_packets(size_t n) {
   sound s = {0};

@@ -7,8 +7,8 @@
 
 #include <stdio.h>
 
-#include "device.h"
-#include "registry.h"
+#include "devices/device.h"
+#include "devices/registry.h"
 
 static void get_creates_once(void **unused) {
   (void)unused;

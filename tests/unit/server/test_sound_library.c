@@ -17,7 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "sound_library.h"
+#include "sounds/sound_library.h"
 
 static char dir[] = "/tmp/opal-sound-test-XXXXXX";
 

@@ -1,0 +1,248 @@
+#include "app/device_options.h"
+
+#include <string.h>
+#include <unistd.h>
+
+#include "cli_args.h"
+
+static const char usage[] =
+    "Usage: opal-device [OPTIONS]\n"
+    "The Opal device: LEDs and buttons on GPIO (default), in a terminal (--sim),\n"
+    "or driven by a script (--script); sound through PortAudio. With --fleet N,\n"
+    "one process simulates N devices for load tests.\n"
+    "\n"
+    "Connection:\n"
+    "  --server HOST:PORT       server to use (default " DEVICE_DEFAULT_SERVER ")\n"
+    "  --device-id ID           device_id, 1-64 printable characters (default: hostname)\n"
+    "Front end:\n"
+    "  --sim                    the terminal is the device: keys c m p s q, LEDs drawn\n"
+    "  --script FILE|-          run commands from FILE (- = stdin), print JSON lines\n"
+    "Audio:\n"
+    "  --buffer-ms N            jitter buffer before playback starts, 10..2000 (default 60)\n"
+    "  --audio-out OUT          portaudio (default), null, or wav:FILE\n"
+    "  --audio-device NAME|N    PortAudio output device (see --list-audio-devices)\n"
+    "  --list-audio-devices     list PortAudio output devices and exit\n"
+    "GPIO (Raspberry Pi; see docs/raspberry-pi.md):\n"
+    "  --config FILE            INI file with a [gpio] section\n"
+    "  --gpio-chip CHIP         gpio chip name, path, number or label (default gpiochip0)\n"
+    "  --led-lines L0,..,L5     six line offsets for led_0..led_5\n"
+    "  --button-lines B1,..,B4  four line offsets: Connect, Mode, Stop, Play\n"
+    "  --buttons-active-low     buttons read 0 when pressed (default)\n"
+    "  --buttons-active-high    buttons read 1 when pressed\n"
+    "  --debounce-ms N          button debounce, 0..1000 (default 20)\n"
+    "  --hold-ms N              press length that sends HOLD, 50..10000 (default 800)\n"
+    "Fleet (many simulated devices in one process; see docs/fleet.md):\n"
+    "  --fleet N                N devices, ids PREFIX-0 .. PREFIX-(N-1), 1..100000\n"
+    "  --id-prefix PREFIX       (default fleet)\n"
+    "  --ramp R                 connections started per second (default 1000)\n"
+    "  --duration S             seconds of activity after the ramp (default 10)\n"
+    "  --play-rate P            Play presses per device per minute (default 6)\n"
+    "  --play-seconds L         Stop L s after each Play; 0 = never (default 3)\n"
+    "  --mode-rate M            Mode presses per device per minute (default 2)\n"
+    "  --script FILE            every device runs FILE instead of the random mix\n"
+    "  --late-ms T              a packet is late T ms after its place in time (default 60)\n"
+    "  --decode                 decode the audio (default: check it only)\n"
+    "  --progress S             print a summary every S seconds\n"
+    "  --json                   summaries as JSON lines\n"
+    "Other:\n"
+    "  --log-level LEVEL        debug, info, warn or error (default info)\n"
+    "  --log-file FILE          write logs to FILE instead of stderr\n"
+    "  --help, --version\n";
+
+enum {
+  OPT_SERVER = 1, OPT_ID, OPT_SIM, OPT_SCRIPT, OPT_BUFFER, OPT_OUT, OPT_DEVICE, OPT_LIST,
+  OPT_CONFIG, OPT_CHIP, OPT_LEDS, OPT_BUTTONS, OPT_LOW, OPT_HIGH, OPT_DEBOUNCE, OPT_HOLD,
+  OPT_LOG, OPT_LOG_FILE, OPT_HELP, OPT_VERSION, OPT_FLEET, OPT_PREFIX, OPT_RAMP, OPT_DURATION,
+  OPT_PLAY_RATE, OPT_PLAY_SECONDS, OPT_MODE_RATE, OPT_LATE, OPT_DECODE, OPT_PROGRESS, OPT_JSON,
+};
+
+static const struct option long_options[] = {
+    {"server", required_argument, NULL, OPT_SERVER},
+    {"device-id", required_argument, NULL, OPT_ID},
+    {"sim", no_argument, NULL, OPT_SIM},
+    {"script", required_argument, NULL, OPT_SCRIPT},
+    {"buffer-ms", required_argument, NULL, OPT_BUFFER},
+    {"audio-out", required_argument, NULL, OPT_OUT},
+    {"audio-device", required_argument, NULL, OPT_DEVICE},
+    {"list-audio-devices", no_argument, NULL, OPT_LIST},
+    {"config", required_argument, NULL, OPT_CONFIG},
+    {"gpio-chip", required_argument, NULL, OPT_CHIP},
+    {"led-lines", required_argument, NULL, OPT_LEDS},
+    {"button-lines", required_argument, NULL, OPT_BUTTONS},
+    {"buttons-active-low", no_argument, NULL, OPT_LOW},
+    {"buttons-active-high", no_argument, NULL, OPT_HIGH},
+    {"debounce-ms", required_argument, NULL, OPT_DEBOUNCE},
+    {"hold-ms", required_argument, NULL, OPT_HOLD},
+    {"log-level", required_argument, NULL, OPT_LOG},
+    {"log-file", required_argument, NULL, OPT_LOG_FILE},
+    {"fleet", required_argument, NULL, OPT_FLEET},
+    {"id-prefix", required_argument, NULL, OPT_PREFIX},
+    {"ramp", required_argument, NULL, OPT_RAMP},
+    {"duration", required_argument, NULL, OPT_DURATION},
+    {"play-rate", required_argument, NULL, OPT_PLAY_RATE},
+    {"play-seconds", required_argument, NULL, OPT_PLAY_SECONDS},
+    {"mode-rate", required_argument, NULL, OPT_MODE_RATE},
+    {"late-ms", required_argument, NULL, OPT_LATE},
+    {"decode", no_argument, NULL, OPT_DECODE},
+    {"progress", required_argument, NULL, OPT_PROGRESS},
+    {"json", no_argument, NULL, OPT_JSON},
+    {"help", no_argument, NULL, OPT_HELP},
+    {"version", no_argument, NULL, OPT_VERSION},
+    {NULL, 0, NULL, 0},
+};
+
+static cli_result take_audio_out(const char *arg, device_options *o, char *err, size_t len) {
+  if (strcmp(arg, "portaudio") == 0) {
+    o->audio.kind = AUDIO_OUT_PORTAUDIO;
+  } else if (strcmp(arg, "null") == 0) {
+    o->audio.kind = AUDIO_OUT_NULL;
+  } else if (strncmp(arg, "wav:", 4) == 0 && arg[4]) {
+    o->audio.kind = AUDIO_OUT_WAV;
+    o->audio.wav_path = arg + 4;
+  } else {
+    return cli_bad(err, len, "--audio-out", "expected portaudio, null or wav:FILE", arg);
+  }
+  return CLI_RUN;
+}
+
+static cli_result take_id(const char *arg, device_options *o, char *err, size_t len) {
+  const char *why = device_id_problem(arg, strlen(arg));
+  if (why) return cli_bad(err, len, "--device-id", why, arg);
+  snprintf(o->device_id, sizeof o->device_id, "%s", arg);
+  return CLI_RUN;
+}
+
+/* One number of a fleet flag: (flag, field, min, max). */
+static cli_result fleet_number(const char *flag, const char *arg, double *field, double min,
+                               double max, char *err, size_t len) {
+  if (cli_parse_double(arg, min, max, field)) return CLI_RUN;
+  char why[96];
+  snprintf(why, sizeof why, "expected a number from %g to %g", min, max);
+  return cli_bad(err, len, flag, why, arg);
+}
+
+static cli_result take_fleet(int opt, const char *arg, device_options *o, char *err, size_t len) {
+  long v;
+  switch (opt) {
+  case OPT_FLEET:
+    if (!cli_parse_long(arg, 1, 100000, &v))
+      return cli_bad(err, len, "--fleet", "expected a number of devices from 1 to 100000", arg);
+    o->fleet_count = (unsigned)v;
+    return CLI_RUN;
+  case OPT_PREFIX: {
+    /* The longest id, PREFIX-99999, must still be a valid device_id. */
+    size_t n = strlen(arg);
+    if (n == 0 || n > DEVICE_ID_MAX_LEN - 6 || device_id_problem(arg, n))
+      return cli_bad(err, len, "--id-prefix", "expected 1-58 printable characters", arg);
+    o->id_prefix = arg;
+    return CLI_RUN;
+  }
+  case OPT_LATE:
+    if (!cli_parse_long(arg, 0, 60000, &v))
+      return cli_bad(err, len, "--late-ms", "expected milliseconds from 0 to 60000", arg);
+    o->late_ms = (unsigned)v;
+    return CLI_RUN;
+  case OPT_RAMP: return fleet_number("--ramp", arg, &o->ramp_per_s, 0.1, 1e6, err, len);
+  case OPT_DURATION: return fleet_number("--duration", arg, &o->duration_s, 0, 86400, err, len);
+  case OPT_PLAY_RATE: return fleet_number("--play-rate", arg, &o->play_per_min, 0, 6000, err, len);
+  case OPT_PLAY_SECONDS:
+    return fleet_number("--play-seconds", arg, &o->play_seconds, 0, 86400, err, len);
+  case OPT_MODE_RATE: return fleet_number("--mode-rate", arg, &o->mode_per_min, 0, 6000, err, len);
+  default: return fleet_number("--progress", arg, &o->progress_s, 0.1, 86400, err, len);
+  }
+}
+
+/* Keeps a pin-map flag for later: it applies over the --config file. */
+static cli_result gpio_flag(device_options *o, const char *flag, const char *key,
+                                       const char *value, char *err, size_t len) {
+  if (o->gpio_count == DEVICE_MAX_GPIO_FLAGS) {
+    snprintf(err, len, "%s: too many gpio flags", flag);
+    return CLI_BAD;
+  }
+  o->gpio[o->gpio_count++] = (struct gpio_setting){flag, key, value};
+  return CLI_RUN;
+}
+
+static cli_result take(int opt, const char *arg, void *ctx, FILE *out, char *err,
+                       size_t len) {
+  device_options *o = ctx;
+  char host[256];
+  int port;
+  const char *why;
+  long v;
+  switch (opt) {
+  case OPT_SERVER:
+    if ((why = cli_split_host_port(arg, host, sizeof host, &port)))
+      return cli_bad(err, len, "--server", why, arg);
+    o->server = arg;
+    break;
+  case OPT_ID: return take_id(arg, o, err, len);
+  case OPT_SIM: o->sim = true; break;
+  case OPT_SCRIPT: o->script_path = arg; break;
+  case OPT_FLEET: return take_fleet(opt, arg, o, err, len);
+  case OPT_PREFIX: case OPT_RAMP: case OPT_DURATION: case OPT_PLAY_RATE:
+  case OPT_PLAY_SECONDS: case OPT_MODE_RATE: case OPT_LATE: case OPT_PROGRESS:
+    return take_fleet(opt, arg, o, err, len);
+  case OPT_DECODE: o->decode = true; break;
+  case OPT_JSON: o->json = true; break;
+  case OPT_BUFFER:
+    if (!cli_parse_long(arg, 10, 2000, &v))
+      return cli_bad(err, len, "--buffer-ms", "expected milliseconds from 10 to 2000", arg);
+    o->audio.buffer_ms = (unsigned)v;
+    break;
+  case OPT_OUT: return take_audio_out(arg, o, err, len);
+  case OPT_DEVICE: o->audio.device = arg; break;
+  case OPT_LIST: o->list_audio_devices = true; break;
+  case OPT_CONFIG: o->config_path = arg; break;
+  case OPT_CHIP: return gpio_flag(o, "--gpio-chip", "chip", arg, err, len);
+  case OPT_LEDS: return gpio_flag(o, "--led-lines", "led_lines", arg, err, len);
+  case OPT_BUTTONS: return gpio_flag(o, "--button-lines", "button_lines", arg, err, len);
+  case OPT_LOW: return gpio_flag(o, "--buttons-active-low", "buttons_active_low", "true", err, len);
+  case OPT_HIGH: return gpio_flag(o, "--buttons-active-high", "buttons_active_low", "false", err, len);
+  case OPT_DEBOUNCE: return gpio_flag(o, "--debounce-ms", "debounce_ms", arg, err, len);
+  case OPT_HOLD: return gpio_flag(o, "--hold-ms", "hold_ms", arg, err, len);
+  case OPT_LOG:
+    if (!log_level_parse(arg, &o->log_level))
+      return cli_bad(err, len, "--log-level", "expected debug, info, warn or error", arg);
+    break;
+  case OPT_LOG_FILE: o->log_file = arg; break;
+  case OPT_HELP:
+    fputs(usage, out);
+    return CLI_DONE;
+  default:
+    fprintf(out, "opal-device %s\n", OPAL_DEVICE_VERSION);
+    return CLI_DONE;
+  }
+  return CLI_RUN;
+}
+
+/* The default device id: this machine's name, if it is a valid id. */
+static void default_id(device_options *o) {
+  char host[256] = "";
+  if (gethostname(host, sizeof host - 1) != 0 || device_id_problem(host, strlen(host)))
+    strcpy(host, "opal-device");
+  /* device_id_problem rejected anything longer than the id buffer holds. */
+  memcpy(o->device_id, host, strlen(host) + 1);
+}
+
+cli_result device_options_parse(int argc, char **argv, device_options *o, FILE *out,
+                                           char *err, size_t err_len) {
+  *o = (device_options){
+      .mode = MODE_GPIO,
+      .server = DEVICE_DEFAULT_SERVER,
+      .audio = {.kind = AUDIO_OUT_PORTAUDIO, .buffer_ms = AUDIO_DEFAULT_BUFFER_MS},
+      .log_level = LOG_INFO,
+      .id_prefix = "fleet",
+      .ramp_per_s = 1000,
+      .duration_s = 10,
+      .play_per_min = 6,
+      .mode_per_min = 2,
+      .play_seconds = 3,
+      .late_ms = 60,
+  };
+  default_id(o);
+  cli_result r = cli_parse(argc, argv, long_options, take, o, out, err, err_len);
+  if (r != CLI_RUN) return r;
+  o->mode = o->fleet_count ? MODE_FLEET : o->script_path ? MODE_SCRIPT : o->sim ? MODE_SIM : MODE_GPIO;
+  return CLI_RUN;
+}

@@ -1,0 +1,50 @@
+/* opal-device's command line. */
+#ifndef OPAL_DEVICE_OPTIONS_H
+#define OPAL_DEVICE_OPTIONS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "audio/audio_player.h"
+#include "cli_args.h"
+#include "device_id.h"
+#include "log.h"
+
+#define OPAL_DEVICE_VERSION "0.1.0"
+#define DEVICE_DEFAULT_SERVER "localhost:50051"
+
+typedef enum { MODE_GPIO, MODE_SIM, MODE_SCRIPT, MODE_FLEET } device_mode;
+
+#define DEVICE_MAX_GPIO_FLAGS 16
+
+typedef struct device_options {
+  device_mode mode; /* --fleet, else --script, else --sim, else gpio */
+  const char *server;
+  char device_id[DEVICE_ID_MAX_LEN + 1];
+  const char *script_path; /* MODE_SCRIPT, or every fleet device; "-" is stdin */
+  bool sim;
+  /* --fleet */
+  unsigned fleet_count;
+  const char *id_prefix;
+  double ramp_per_s, duration_s, play_per_min, mode_per_min, play_seconds, progress_s;
+  unsigned late_ms;
+  bool decode, json;
+  audio_config audio;
+  bool list_audio_devices;
+  const char *log_file; /* NULL: stderr (in --sim: discarded) */
+  log_level log_level;
+  /* The pin map and timings: the --config file, then these flags over it
+   * (checked by gpio_config_flag, which names the flag on error). */
+  const char *config_path;
+  struct gpio_setting {
+    const char *flag, *key, *value;
+  } gpio[DEVICE_MAX_GPIO_FLAGS];
+  size_t gpio_count;
+} device_options;
+
+/* Parses argv (see cli_parse for what the result means). */
+cli_result device_options_parse(int argc, char **argv, device_options *o, FILE *out, char *err,
+                                size_t err_len);
+
+#endif

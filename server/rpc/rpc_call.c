@@ -1,0 +1,160 @@
+#include "rpc/rpc_call.h"
+
+#include <grpc/support/alloc.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "devices/device.h"
+#include "log.h"
+#include "server.h"
+
+static void track(opal_server *s, rpc_call *c) {
+  c->next = s->live_calls;
+  if (s->live_calls) s->live_calls->prev = c;
+  s->live_calls = c;
+  s->live_call_count++;
+}
+
+static void untrack(opal_server *s, rpc_call *c) {
+  if (c->prev) c->prev->next = c->next;
+  else s->live_calls = c->next;
+  if (c->next) c->next->prev = c->prev;
+  s->live_call_count--;
+}
+
+/* Frees the call once it is over and gRPC holds no tag of ours. */
+static void release_if_done(rpc_call *c) {
+  if (!c->closed || c->pending > 0) return;
+  untrack(c->server, c);
+  grpc_call_unref(c->call);
+  gpr_free(c->peer);
+  free(c);
+}
+
+static void start_batch(rpc_call *c, const grpc_op *ops, size_t n, loop_op *tag) {
+  grpc_call_error rc = grpc_call_start_batch(c->call, ops, n, tag, NULL);
+  if (rc == GRPC_CALL_OK) {
+    c->pending++;
+    return;
+  }
+  /* Only a programming error gets here (two ops of a kind in flight). */
+  abort();
+}
+
+static void on_close(loop_op *op, bool ok) {
+  (void)ok;
+  rpc_call *c = container_of(op, rpc_call, close_op);
+  c->pending--;
+  c->closed = true;
+  log_debug("call closed peer=%s kind=%d cancelled=%d", c->peer, (int)c->kind, c->cancelled);
+  if (c->device) device_detach(c->device, c);
+  release_if_done(c);
+}
+
+static void on_meta(loop_op *op, bool ok) {
+  (void)ok;
+  rpc_call *c = container_of(op, rpc_call, meta_op);
+  c->pending--;
+  release_if_done(c);
+}
+
+static void on_send(loop_op *op, bool ok) {
+  rpc_call *c = container_of(op, rpc_call, send_op);
+  c->pending--;
+  c->sending = false;
+  grpc_byte_buffer_destroy(c->send_buffer);
+  c->send_buffer = NULL;
+  if (!c->closed && c->behaviour && c->behaviour->sent) c->behaviour->sent(c, ok);
+  release_if_done(c);
+}
+
+static void on_recv(loop_op *op, bool ok) {
+  rpc_call *c = container_of(op, rpc_call, recv_op);
+  c->pending--;
+  c->receiving = false;
+  grpc_byte_buffer *message = c->recv_buffer;
+  c->recv_buffer = NULL;
+  /* A cancelled call also completes its receive with no message; only a
+   * real half-close is reported as the end of the client's stream. */
+  bool live = ok && !c->closed && !c->status_sent &&
+              (message || !grpc_call_failed_before_recv_message(c->call));
+  if (live && !message) rpc_call_finish(c, GRPC_STATUS_OK, "");
+  else if (live && c->behaviour && c->behaviour->received) c->behaviour->received(c, message);
+  if (message) grpc_byte_buffer_destroy(message);
+  release_if_done(c);
+}
+
+static void on_status(loop_op *op, bool ok) {
+  (void)ok;
+  rpc_call *c = container_of(op, rpc_call, status_op);
+  c->pending--;
+  release_if_done(c);
+}
+
+rpc_call *rpc_call_start(opal_server *server, call_kind kind,
+                         const rpc_call_behaviour *behaviour, grpc_call *call) {
+  rpc_call *c = calloc(1, sizeof *c);
+  if (!c) abort(); /* no sensible way to serve on without memory */
+  c->kind = kind;
+  c->behaviour = behaviour;
+  c->call = call;
+  c->server = server;
+  c->peer = grpc_call_get_peer(call);
+  c->close_op.fn = on_close;
+  c->meta_op.fn = on_meta;
+  c->send_op.fn = on_send;
+  c->recv_op.fn = on_recv;
+  c->status_op.fn = on_status;
+  track(server, c);
+
+  grpc_op close = {.op = GRPC_OP_RECV_CLOSE_ON_SERVER};
+  close.data.recv_close_on_server.cancelled = &c->cancelled;
+  start_batch(c, &close, 1, &c->close_op);
+  /* Sent even for calls about to be rejected: without it this gRPC
+   * version never delivers a status sent on its own. */
+  grpc_op meta = {.op = GRPC_OP_SEND_INITIAL_METADATA};
+  start_batch(c, &meta, 1, &c->meta_op);
+  return c;
+}
+
+bool rpc_call_can_send(const rpc_call *c) {
+  return !c->closed && !c->status_sent && !c->sending;
+}
+
+void rpc_call_send(rpc_call *c, grpc_byte_buffer *message) {
+  if (c->sending) abort(); /* gRPC allows one send in flight per call */
+  if (c->closed || c->status_sent) {
+    grpc_byte_buffer_destroy(message);
+    return;
+  }
+  c->sending = true;
+  c->send_buffer = message;
+  grpc_op op = {.op = GRPC_OP_SEND_MESSAGE};
+  op.data.send_message.send_message = message;
+  start_batch(c, &op, 1, &c->send_op);
+}
+
+void rpc_call_receive(rpc_call *c) {
+  if (c->closed || c->status_sent || c->receiving) return;
+  c->receiving = true;
+  grpc_op op = {.op = GRPC_OP_RECV_MESSAGE};
+  op.data.recv_message.recv_message = &c->recv_buffer;
+  start_batch(c, &op, 1, &c->recv_op);
+}
+
+void rpc_call_finish(rpc_call *c, grpc_status_code code, const char *details) {
+  if (c->closed || c->status_sent) return;
+  c->status_sent = true;
+  grpc_slice text = grpc_slice_from_copied_string(details);
+  grpc_op op = {.op = GRPC_OP_SEND_STATUS_FROM_SERVER};
+  op.data.send_status_from_server.status = code;
+  op.data.send_status_from_server.status_details = &text;
+  start_batch(c, &op, 1, &c->status_op);
+  grpc_slice_unref(text);
+}
+
+void rpc_call_abort(rpc_call *c, grpc_status_code code, const char *details) {
+  if (c->closed || c->status_sent) return;
+  c->status_sent = true;
+  grpc_call_cancel_with_status(c->call, code, details, NULL);
+}

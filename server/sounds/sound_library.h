@@ -1,0 +1,27 @@
+/* The mode sounds: one per mode, loaded from a folder at start-up.
+ * A file named "<mode>-<anything>.<ext>" is that mode's sound; modes run
+ * contiguously from 0. ".opus"/".ogg" files are passed through packet by
+ * packet; anything else is decoded by libsndfile and encoded to Opus. */
+#ifndef OPAL_SOUND_LIBRARY_H
+#define OPAL_SOUND_LIBRARY_H
+
+#include <stddef.h>
+
+#include "sounds/sound.h"
+
+/* As many modes as the LED patterns tell apart (led_pattern.h). */
+#define SOUND_LIBRARY_MAX_MODES 15
+
+typedef struct sound_library {
+  sound sounds[SOUND_LIBRARY_MAX_MODES];
+  unsigned mode_count;
+} sound_library;
+
+/* Loads every mode sound in `dir` into `lib`. Returns 0, or -1 with one
+ * line in `err` naming the folder or file at fault; `lib` is then empty. */
+int sound_library_load(sound_library *lib, const char *dir, char *err,
+                       size_t err_len);
+
+void sound_library_clear(sound_library *lib);
+
+#endif
