@@ -1,11 +1,12 @@
 """A test device for the Opal interop test.
 
-It behaves like the exercise's PyQt client (shared/docs/wire-contract.md, last
-section): one channel per device, three calls started at connect with metadata
-``device_id``; StatusStream answers every request with exactly one response;
-EventStream sends one DeviceEvent and blocks until its ack; ServerAudioStream
-decodes every packet with libopus (48 kHz mono).  On top of that it records
-everything with arrival times (time.monotonic()) so tests can assert on it.
+It behaves like the exercise's PyQt client on the wire contract
+(proto/comms.proto; docs/protocol.md, "Per call"): one channel per device,
+three calls started at connect with metadata ``device_id``; StatusStream
+answers every request with exactly one response; EventStream sends one
+DeviceEvent and blocks until its ack; ServerAudioStream decodes every packet
+with libopus (48 kHz mono).  On top of that it records everything with
+arrival times (time.monotonic()) so tests can assert on it.
 
 Run only with Debian's /usr/bin/python3 (python3-grpcio, python3-protobuf).
 """

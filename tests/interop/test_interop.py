@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """Interop test: the real opal-server against a Python grpcio client that
-behaves like the exercise's PyQt client (shared/docs/wire-contract.md).
+behaves like the exercise's PyQt client (the contract: proto/comms.proto and
+docs/protocol.md).
 
 Run:   /usr/bin/python3 tests/interop/test_interop.py [-v] [TestClass[.test_name]]
 
