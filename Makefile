@@ -1,9 +1,16 @@
-# Opal: opal-server (and later opal-device) in C11 on the gRPC C core.
+# Opal: opal-server and opal-device in C11 on the gRPC C core.
 #
-#   make            build build/opal-server
-#   make run        install missing packages, build, serve on 0.0.0.0:50051
-#   make test       install, build (normal and ASan+UBSan), run every test
-#   make bench      server + fleet scenarios (~10 min); make bench-quick (~1 min)
+#   make            build build/opal-server, build/opal-device and the unit tests
+#   make run        install missing packages, build both programs, serve on
+#                   0.0.0.0:50051 with the bundled sounds; LISTEN=HOST:PORT
+#                   serves elsewhere (make run LISTEN=127.0.0.1:0: a free port)
+#   make test       install, build (normal and ASan+UBSan), run every test;
+#                   SUITE="unit interop" runs only those suites
+#                   (tests/run-tests.sh --list names them), NO_ASAN=1 skips
+#                   the ASan+UBSan build and pass; logs of failed suites are
+#                   kept in build/test-logs/<time>/
+#   make bench      server + fleet scenarios (6-7 min, at most ~10);
+#                   make bench-quick (~1 min)
 #   make bench-device  device audio latency, RSS and CPU
 #   make clean
 #   make V=1        show full compiler command lines
@@ -13,6 +20,9 @@
 
 BUILD    ?= build
 SANITIZE ?= 0
+LISTEN   ?= 0.0.0.0:50051
+SUITE    ?=
+NO_ASAN  ?= 0
 GEN      := build/gen
 
 CC       ?= cc
@@ -50,7 +60,7 @@ DEVICE_LIB := $(BUILD)/libopal-device.a
 # Unit tests: tests/unit/<program>/test_*.c -> $(BUILD)/tests/<program>/test_*
 UNIT_SRC   := $(wildcard tests/unit/*/test_*.c)
 UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
-PROGRAMS   := $(BUILD)/opal-server $(if $(wildcard device/main.c),$(BUILD)/opal-device)
+PROGRAMS   := $(BUILD)/opal-server $(BUILD)/opal-device
 
 .PHONY: all deps test-deps run test asan bench bench-quick bench-device clean
 .DEFAULT_GOAL := all
@@ -68,14 +78,23 @@ deps:
 test-deps:
 	@scripts/install-deps.sh --tests
 
+# Both programs, so that build/opal-device --sim (the README's next step)
+# is there for the second terminal.
 run: deps
-	@$(MAKE) --no-print-directory -j$(JOBS) $(BUILD)/opal-server
-	$(BUILD)/opal-server --listen 0.0.0.0:50051 --assets assets
+	@$(MAKE) --no-print-directory -j$(JOBS) $(PROGRAMS)
+	$(BUILD)/opal-server --listen $(LISTEN) --assets assets
 
-test: test-deps
+# The ASan+UBSan build is skipped with NO_ASAN=1, or when SUITE names only
+# suites that run on the normal build alone.
+NORMAL_ONLY_SUITES := quickstart valgrind
+WANT_ASAN := $(if $(filter 1,$(NO_ASAN)),,$(if $(SUITE),$(filter-out $(NORMAL_ONLY_SUITES),$(SUITE)),yes))
+
+test:
+	@tests/run-tests.sh --check $(SUITE)
+	@scripts/install-deps.sh --tests
 	@$(MAKE) --no-print-directory -j$(JOBS) all
-	@$(MAKE) --no-print-directory -j$(JOBS) asan
-	@tests/run-tests.sh
+	@$(if $(WANT_ASAN),$(MAKE) --no-print-directory -j$(JOBS) asan,true)
+	@tests/run-tests.sh $(if $(filter 1,$(NO_ASAN)),--no-asan) $(SUITE)
 
 # Server and fleet on this machine: the scenario table of docs/performance.md.
 bench: test-deps

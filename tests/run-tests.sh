@@ -1,9 +1,68 @@
 #!/usr/bin/env bash
-# Runs every test suite: the unit tests and the interop test, first against
-# the normal build, then against the ASan+UBSan build, then the server under
-# valgrind for a short session. Ends with one line: "N passed, M failed".
+# Runs the test suites: the unit tests, the Python suites against the normal
+# build, then the same against the ASan+UBSan build (build/asan), then the
+# README's quick start on a fresh clone and the programs under valgrind for
+# a short session. Ends with one line: "N passed, M failed".
+#
+#   tests/run-tests.sh                 every suite (what make test runs)
+#   tests/run-tests.sh SUITE...        only these suites (see --list)
+#   tests/run-tests.sh --no-asan ...   skip the ASan+UBSan pass
+#   tests/run-tests.sh --list          the suites' names, one a line
+#   tests/run-tests.sh --check SUITE...  only check the names (exit 2 if one is unknown)
+#
+# The output of every suite that fails is kept in build/test-logs/<time>/,
+# one file per failed suite; the folder is named before the last line.
 set -u
 cd "$(dirname "$0")/.."
+
+# name | what it runs (the order is the order they run in)
+SUITES=(
+  "unit|cmocka unit tests, build/tests/*/test_* (both builds)"
+  "cli|the server's command line, tests/interop/test_cli.py (both builds)"
+  "interop|the server against the exercise-like Python client, tests/interop/test_interop.py (both builds)"
+  "loopback|server and scripted devices, digests compared, tests/loopback/test_loopback.py (both builds)"
+  "foreign|the device against a Python server, tests/loopback/test_foreign_server.py (both builds)"
+  "fleet|a fleet of 50 devices, tests/loopback/test_fleet.py (both builds)"
+  "tui|--sim in tmux, tests/tui/test_tui.py (both builds)"
+  "ssh|--sim over a real ssh, tests/tui/test_ssh.py (both builds)"
+  "audio|PortAudio into a PulseAudio null sink, tests/audio/test_portaudio.py (both builds)"
+  "quickstart|the README's make run and opal-device --sim on a fresh clone, tests/quickstart/test_quickstart.py (normal build only)"
+  "valgrind|server and device under valgrind (normal build only)"
+)
+names=()
+for s in "${SUITES[@]}"; do names+=("${s%%|*}"); done
+
+usage() {
+  echo "usage: tests/run-tests.sh [--no-asan] [SUITE...] | --list | --check SUITE..."
+  echo "suites: ${names[*]}"
+}
+
+asan=1
+check_only=0
+wanted=()
+for arg in "$@"; do
+  case "$arg" in
+  --no-asan) asan=0 ;;
+  --list)
+    for s in "${SUITES[@]}"; do printf '%-11s %s\n' "${s%%|*}" "${s#*|}"; done
+    exit 0
+    ;;
+  --check) check_only=1 ;;
+  -h | --help) usage; exit 0 ;;
+  -*) echo "run-tests.sh: unknown option '$arg'" >&2; usage >&2; exit 2 ;;
+  *)
+    if [[ " ${names[*]} " != *" $arg "* ]]; then
+      echo "run-tests.sh: unknown suite '$arg'; the suites are: ${names[*]}" >&2
+      exit 2
+    fi
+    wanted+=("$arg")
+    ;;
+  esac
+done
+[[ $check_only -eq 1 ]] && exit 0
+
+# wants SUITE: true if SUITE was named, or if none was (everything runs).
+wants() { [[ ${#wanted[@]} -eq 0 || " ${wanted[*]} " == *" $1 "* ]]; }
 
 PY=/usr/bin/python3
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0
@@ -14,18 +73,25 @@ failed=0
 skipped=0
 failures=()
 skips=()
+LOG_ROOT=build/test-logs
+LOG_DIR=$LOG_ROOT/$(date +%Y%m%d-%H%M%S)
+[[ -e $LOG_DIR ]] && LOG_DIR=$LOG_DIR-$$
 
-record() { # suite-name passed failed
-  passed=$((passed + $2))
-  failed=$((failed + $3))
-  [[ $3 -gt 0 ]] && failures+=("$1")
+record() { # title log-name output passed failed
+  passed=$((passed + $4))
+  failed=$((failed + $5))
+  if [[ $5 -gt 0 ]]; then
+    failures+=("$1")
+    mkdir -p "$LOG_DIR"
+    printf '%s\n' "=== $1" "$3" >"$LOG_DIR/$2.log"
+  fi
 }
 
 # A cmocka binary: counts come from its own summary lines. A binary that
 # dies before printing them counts as one failure.
-run_cmocka() {
-  local name=$1 bin=$2 out rc p f
-  echo "=== $name"
+run_cmocka() { # title log-name binary
+  local title=$1 log=$2 bin=$3 out rc p f
+  echo "=== $title"
   out=$("$bin" 2>&1)
   rc=$?
   echo "$out"
@@ -33,14 +99,14 @@ run_cmocka() {
   f=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' <<<"$out" | tail -1)
   p=${p:-0} f=${f:-0}
   [[ $rc -ne 0 && $f -eq 0 ]] && f=1
-  record "$name" "$p" "$f"
+  record "$title" "$log" "$out" "$p" "$f"
 }
 
 # A Python unittest run: counts from "Ran N tests" and "FAILED (...)".
-run_unittest() {
-  local name=$1 rc out ran f sk p
-  shift
-  echo "=== $name"
+run_unittest() { # title log-name command...
+  local title=$1 log=$2 rc out ran f sk p
+  shift 2
+  echo "=== $title"
   out=$("$@" 2>&1)
   rc=$?
   echo "$out"
@@ -55,49 +121,73 @@ run_unittest() {
   sk=$(grep -E '^(OK|FAILED) \(' <<<"$out" | tail -1 | grep -o -E 'skipped=[0-9]+' | cut -d= -f2)
   sk=${sk:-0}
   skipped=$((skipped + sk))
-  [[ $sk -gt 0 ]] && skips+=("$name: $sk")
+  [[ $sk -gt 0 ]] && skips+=("$title: $sk")
   p=$((ran - f - sk))
-  record "$name" $((p < 0 ? 0 : p)) "$f"
+  record "$title" "$log" "$out" $((p < 0 ? 0 : p)) "$f"
 }
 
-for build in build build/asan; do
-  for bin in "$build"/tests/*/test_*; do
-    run_cmocka "unit ${bin#"$build"/tests/} ($build)" "$bin"
-  done
-  OPAL_SERVER=$PWD/$build/opal-server \
-    run_unittest "command line ($build)" $PY tests/interop/test_cli.py
-  OPAL_SERVER=$PWD/$build/opal-server \
-    run_unittest "interop ($build)" $PY tests/interop/test_interop.py
-  OPAL_SERVER=$PWD/$build/opal-server OPAL_DEVICE=$PWD/$build/opal-device \
-    run_unittest "loopback ($build)" $PY tests/loopback/test_loopback.py
-  OPAL_DEVICE=$PWD/$build/opal-device \
-    run_unittest "device against a foreign server ($build)" $PY tests/loopback/test_foreign_server.py
-  OPAL_SERVER=$PWD/$build/opal-server OPAL_DEVICE=$PWD/$build/opal-device \
-    run_unittest "fleet of 50 ($build)" $PY tests/loopback/test_fleet.py
-  OPAL_SERVER=$PWD/$build/opal-server OPAL_DEVICE=$PWD/$build/opal-device \
-    run_unittest "tui in tmux ($build)" $PY tests/tui/test_tui.py
-  OPAL_SERVER=$PWD/$build/opal-server OPAL_DEVICE=$PWD/$build/opal-device \
-    run_unittest "tui over ssh ($build)" $PY tests/tui/test_ssh.py
-  OPAL_PLAY_FILE=$PWD/$build/tests/audio/play_file \
-    run_unittest "audio through PortAudio ($build)" $PY tests/audio/test_portaudio.py
+builds=(build)
+[[ $asan -eq 1 ]] && builds+=(build/asan)
+
+for build in "${builds[@]}"; do
+  tag=""                      # log names: interop.log, interop-asan.log
+  [[ $build == build/asan ]] && tag=-asan
+  server=$PWD/$build/opal-server
+  device=$PWD/$build/opal-device
+  if wants unit; then
+    bins=("$build"/tests/*/test_*)
+    if [[ ! -e ${bins[0]} ]]; then
+      echo "=== unit ($build): no unit test binaries in $build/tests (make all, make asan)"
+      record "unit ($build)" "unit$tag" "no unit test binaries in $build/tests" 0 1
+    fi
+    for bin in "${bins[@]}"; do
+      [[ -e $bin ]] || continue
+      t=${bin#"$build"/tests/}
+      run_cmocka "unit $t ($build)" "unit-${t//\//-}$tag" "$bin"
+    done
+  fi
+  wants cli && OPAL_SERVER=$server \
+    run_unittest "command line ($build)" "cli$tag" $PY tests/interop/test_cli.py
+  wants interop && OPAL_SERVER=$server \
+    run_unittest "interop ($build)" "interop$tag" $PY tests/interop/test_interop.py
+  wants loopback && OPAL_SERVER=$server OPAL_DEVICE=$device \
+    run_unittest "loopback ($build)" "loopback$tag" $PY tests/loopback/test_loopback.py
+  wants foreign && OPAL_DEVICE=$device \
+    run_unittest "device against a foreign server ($build)" "foreign$tag" $PY tests/loopback/test_foreign_server.py
+  wants fleet && OPAL_SERVER=$server OPAL_DEVICE=$device \
+    run_unittest "fleet of 50 ($build)" "fleet$tag" $PY tests/loopback/test_fleet.py
+  wants tui && OPAL_SERVER=$server OPAL_DEVICE=$device \
+    run_unittest "tui in tmux ($build)" "tui$tag" $PY tests/tui/test_tui.py
+  wants ssh && OPAL_SERVER=$server OPAL_DEVICE=$device \
+    run_unittest "tui over ssh ($build)" "ssh$tag" $PY tests/tui/test_ssh.py
+  wants audio && OPAL_PLAY_FILE=$PWD/$build/tests/audio/play_file \
+    run_unittest "audio through PortAudio ($build)" "audio$tag" $PY tests/audio/test_portaudio.py
 done
 
-# Valgrind on a normal run: play, stop, preempt, bad input, killed
-# clients and SIGTERM; each server must exit 0 with no error and no leak.
-OPAL_SERVER=$PWD/build/opal-server \
-OPAL_SERVER_WRAPPER="valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite -q" \
-  run_unittest "interop under valgrind (build)" $PY tests/interop/test_interop.py \
-  AudioTests RobustnessTests ShutdownTests
+# The README's quick start on a fresh clone of HEAD: make run (which builds
+# its own copy), then build/opal-device --sim in tmux against it.
+wants quickstart &&
+  run_unittest "README quick start on a fresh clone" "quickstart" $PY tests/quickstart/test_quickstart.py
 
-# The device under valgrind: a full play/stop/preempt/natural-end session.
-OPAL_SERVER=$PWD/build/opal-server OPAL_DEVICE=$PWD/build/opal-device \
-OPAL_DEVICE_WRAPPER="valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite -q" \
-  run_unittest "loopback, device under valgrind (build)" $PY tests/loopback/test_loopback.py \
-  LoopbackTests.test_mode_play_stop_preempt_natural_end
+if wants valgrind; then
+  # Valgrind on a normal run: play, stop, preempt, bad input, killed
+  # clients and SIGTERM; each server must exit 0 with no error and no leak.
+  OPAL_SERVER=$PWD/build/opal-server \
+  OPAL_SERVER_WRAPPER="valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite -q" \
+    run_unittest "interop under valgrind (build)" "valgrind-interop" $PY tests/interop/test_interop.py \
+    AudioTests RobustnessTests ShutdownTests
+
+  # The device under valgrind: a full play/stop/preempt/natural-end session.
+  OPAL_SERVER=$PWD/build/opal-server OPAL_DEVICE=$PWD/build/opal-device \
+  OPAL_DEVICE_WRAPPER="valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite -q" \
+    run_unittest "loopback, device under valgrind (build)" "valgrind-loopback" $PY tests/loopback/test_loopback.py \
+    LoopbackTests.test_mode_play_stop_preempt_natural_end
+fi
 
 echo
 for f in "${failures[@]}"; do echo "FAILED: $f"; done
 for s in "${skips[@]}"; do echo "skipped: $s"; done
 [[ $skipped -gt 0 ]] && echo "$skipped skipped (see the suites' reasons above)"
+[[ $failed -gt 0 ]] && echo "logs of the failed suites: $LOG_DIR/"
 echo "$passed passed, $failed failed"
 [[ $failed -eq 0 ]]
