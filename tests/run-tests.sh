@@ -13,7 +13,7 @@
 # The output of every suite that fails is kept in build/test-logs/<time>/,
 # one file per failed suite; the folder is named before the last line.
 set -u
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 2
 
 # name | what it runs (the order is the order they run in)
 SUITES=(
