@@ -69,8 +69,11 @@ PROGRAMS   := $(BUILD)/opal-server $(BUILD)/opal-device
 # tests/audio/play_file plays an Ogg Opus file through the device's audio
 # player (for tests/audio/test_portaudio.py), read with the server's reader.
 AUDIO_TEST_BIN := $(BUILD)/tests/audio/play_file
+# tests/tui/term_demo runs the terminal back end alone (tests/tui/test_tui.py);
+# normal build only: it crashes on purpose, which a sanitizer would report.
+TERM_DEMO_BIN  := $(BUILD)/tests/tui/term_demo
 
-all: $(PROGRAMS) $(UNIT_BIN) $(AUDIO_TEST_BIN) $(PY_GEN)
+all: $(PROGRAMS) $(UNIT_BIN) $(AUDIO_TEST_BIN) $(TERM_DEMO_BIN) $(PY_GEN)
 
 deps:
 	@scripts/install-deps.sh
@@ -136,6 +139,7 @@ $(BUILD)/obj/%.o: %.c $(GEN)/comms.pb-c.h
 $(BUILD)/obj/server/%.o $(BUILD)/obj/tests/unit/server/%.o: CPPFLAGS += -Iserver
 $(BUILD)/obj/device/%.o $(BUILD)/obj/tests/unit/device/%.o $(BUILD)/obj/tests/unit/gpio/%.o: CPPFLAGS += -Idevice
 $(BUILD)/obj/tests/audio/%.o: CPPFLAGS += -Idevice -Iserver
+$(BUILD)/obj/tests/tui/%.o: CPPFLAGS += -Idevice
 
 $(SHARED_LIB): $(SHARED_OBJ)
 $(SERVER_LIB): $(SERVER_OBJ)
@@ -175,6 +179,11 @@ $(BUILD)/tests/audio/play_file: $(BUILD)/obj/tests/audio/play_file.o \
 	@mkdir -p $(dir $@)
 	@echo "  LINK    $@"
 	$(Q)$(CC) $(LDFLAGS) $^ $(DEV_LIBS) $(LDLIBS) -o $@
+
+$(BUILD)/tests/tui/term_demo: $(BUILD)/obj/tests/tui/term_demo.o $(DEVICE_LIB) $(SHARED_LIB)
+	@mkdir -p $(dir $@)
+	@echo "  LINK    $@"
+	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 clean:
 	rm -rf build

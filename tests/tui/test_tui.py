@@ -10,11 +10,11 @@ reconnects, q quits and the terminal is back as it was; without a terminal
 on stdin it refuses to start. Skipped when build/opal-device is missing.
 
 HarnessTests: tests/tui/term_demo.c (the back end with a fake server),
-compiled here with cc: autorepeat gives HOLD, narrow and resized
+built by make: autorepeat gives HOLD, narrow and resized
 terminals, and the terminal restored after q, Ctrl-C, SIGSEGV and abort().
 
 Run:   /usr/bin/python3 tests/tui/test_tui.py [-v]
-Environment: OPAL_DEVICE, OPAL_SERVER (default <repo>/build/...), CC (cc).
+Environment: OPAL_DEVICE, OPAL_SERVER, OPAL_TERM_DEMO (default <repo>/build/...).
 Needs tmux; every tmux server here has its own socket
 (tmux -L opal-tui-test-<pid>-<n>) and is killed afterwards.
 """
@@ -30,9 +30,10 @@ import unittest
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DEVICE = os.environ.get("OPAL_DEVICE") or os.path.join(REPO, "build", "opal-device")
+# Always the normal build: it crashes on purpose, which UBSan would catch first.
+TERM_DEMO = os.environ.get("OPAL_TERM_DEMO") or os.path.join(REPO, "build", "tests", "tui", "term_demo")
 SERVER = os.environ.get("OPAL_SERVER") or os.path.join(REPO, "build", "opal-server")
 ASSETS = os.path.join(REPO, "assets")
-CC = os.environ.get("CC") or "cc"
 
 ON, OFF = "\u25cf", "\u25cb"  # ● ○
 # The mode colours of docs/leds.md as 24-bit foreground escapes.
@@ -163,14 +164,11 @@ class HarnessTests(TerminalChecks, unittest.TestCase):
     def setUpClass(cls):
         if not shutil.which("tmux"):
             raise unittest.SkipTest("tmux is not installed")
+        # Built by the Makefile next to the device binary under test.
+        cls.demo = TERM_DEMO
+        if not os.access(cls.demo, os.X_OK):
+            raise AssertionError("%s is not built (make all)" % cls.demo)
         cls.tmp = tempfile.mkdtemp(prefix="opal-tui-")
-        cls.demo = os.path.join(cls.tmp, "term_demo")
-        src = ["tests/tui/term_demo.c", "device/hw_term.c", "device/term_keys.c",
-               "device/term_render.c", "device/led_threshold.c", "shared/clock.c",
-               "shared/log.c"]
-        subprocess.run([CC, "-std=c11", "-Wall", "-Wextra", "-Werror", "-g", "-O1",
-                        "-D_POSIX_C_SOURCE=200809L", "-Ishared", "-Idevice", *src, "-lpthread",
-                        "-o", cls.demo], cwd=REPO, check=True)
 
     @classmethod
     def tearDownClass(cls):
