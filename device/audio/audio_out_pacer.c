@@ -11,9 +11,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "audio/audio_player.h"
 #include "clock.h"
 #include "log.h"
+#include "wire.h"
 
 #define CHUNK (WIRE_SAMPLE_RATE / 1000 * PACER_CHUNK_MS)
 /* Further behind than this (the machine was suspended, or the thread starved):

@@ -1,22 +1,18 @@
 /* PortAudio output; see audio_out_portaudio.h and the design notes at the
  * top of audio_player.c. */
-#define _GNU_SOURCE /* dl_iterate_phdr, RTLD_NOLOAD, RTLD_NODELETE: see pin_alsa_plugins */
 #include "audio/audio_out_portaudio.h"
 
 #include <ctype.h>
-#include <dlfcn.h>
-#include <link.h>
 #include <portaudio.h>
-#include <pthread.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "audio/audio_player.h"
+#include "audio/portaudio_libs.h"
 #include "clock.h"
 #include "log.h"
+#include "wire.h"
 
 #define NO_DEVICE_HINT "use --audio-out null or --audio-out wav:FILE"
 #define STEREO_CHUNK 512 /* frames converted at a time for a stereo-only device */
@@ -29,92 +25,6 @@ struct pa_out {
   _Atomic unsigned host_underflows; /* paOutputUnderflow flags seen */
   bool initialized;
 };
-
-/* ---- keeping ALSA's and JACK's probing noise off stderr ----
- *
- * Pa_Initialize probes every ALSA PCM and tries to reach a JACK server;
- * both libraries print each failure to stderr (dozens of "ALSA lib ...
- * cannot find card" lines on a machine without a sound card), which look
- * like errors in a normal run. Both let a program replace that printer.
- * They are PortAudio's own dependencies, so already loaded: dlopen finds
- * them without our linking them, and we route their messages to the debug
- * log. If either is missing, nothing happens. */
-
-typedef void (*alsa_error_fn)(const char *file, int line, const char *function, int err,
-                              const char *fmt, ...);
-typedef void (*jack_msg_fn)(const char *msg);
-
-static void alsa_to_debug(const char *file, int line, const char *function, int err,
-                          const char *fmt, ...) {
-  (void)file;
-  (void)line;
-  (void)err;
-  if (!log_enabled(LOG_DEBUG)) return;
-  char text[256];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(text, sizeof text, fmt, ap);
-  va_end(ap);
-  log_debug("alsa: %s: %s", function ? function : "?", text);
-}
-
-static void jack_to_debug(const char *msg) {
-  if (log_enabled(LOG_DEBUG)) log_debug("jack: %s", msg ? msg : "");
-}
-
-/* dlsym's object pointer into a function pointer, without a cast ISO C lacks. */
-static void symbol(void *lib, const char *name, void *fn, size_t fn_size) {
-  void *sym = dlsym(lib, name);
-  memset(fn, 0, fn_size);
-  if (sym && fn_size == sizeof sym) memcpy(fn, &sym, sizeof sym);
-}
-
-static void quiet_once(void) {
-  void *alsa = dlopen("libasound.so.2", RTLD_LAZY);
-  if (alsa) {
-    int (*set_handler)(alsa_error_fn);
-    symbol(alsa, "snd_lib_error_set_handler", &set_handler, sizeof set_handler);
-    if (set_handler) set_handler(alsa_to_debug);
-    /* The handle stays open: the library must not go away under the handler. */
-  }
-  void *jack = dlopen("libjack.so.0", RTLD_LAZY);
-  if (jack) {
-    void (*set_error)(jack_msg_fn);
-    void (*set_info)(jack_msg_fn);
-    symbol(jack, "jack_set_error_function", &set_error, sizeof set_error);
-    symbol(jack, "jack_set_info_function", &set_info, sizeof set_info);
-    if (set_error) set_error(jack_to_debug);
-    if (set_info) set_info(jack_to_debug);
-  }
-}
-
-/* ---- keeping ALSA's plugins loaded ----
- *
- * While probing, ALSA loads its plugins (pcm_pulse, pcm_a52, ...) and their
- * libraries; Pa_Terminate has ALSA unload them again. Some of those
- * libraries allocate in their constructors and keep the pointer in a global
- * (libgomp and libpixman, via pcm_a52's libavcodec, on Debian 12): once
- * unloaded, LeakSanitizer no longer sees the globals and reports those
- * blocks as leaks of ours, failing every ASan run that touches PortAudio.
- * Marking the plugins RTLD_NODELETE keeps them mapped until exit, which
- * costs nothing (they are loaded already) and leaves the blocks reachable. */
-
-static int pin_one(struct dl_phdr_info *info, size_t size, void *data) {
-  (void)size;
-  (void)data;
-  if (info->dlpi_name && strstr(info->dlpi_name, "/libasound_module_")) {
-    void *h = dlopen(info->dlpi_name, RTLD_LAZY | RTLD_NOLOAD | RTLD_NODELETE);
-    if (h) dlclose(h); /* the flag stays; the reference does not */
-  }
-  return 0;
-}
-
-static void pin_alsa_plugins(void) { dl_iterate_phdr(pin_one, NULL); }
-
-void pa_out_quiet_libraries(void) {
-  static pthread_once_t once = PTHREAD_ONCE_INIT;
-  pthread_once(&once, quiet_once);
-}
 
 /* ---- the callback: never blocks, never allocates ---- */
 
@@ -214,58 +124,41 @@ static PaStreamParameters params_for(PaDeviceIndex d, int channels) {
   return p;
 }
 
-pa_out *pa_out_open(const char *device, jitter_buffer *jb, char *err, size_t err_len) {
-  pa_out_quiet_libraries();
-  pa_out *o = calloc(1, sizeof *o);
-  if (!o) {
-    snprintf(err, err_len, "out of memory");
-    return NULL;
-  }
-  o->jb = jb;
-  atomic_init(&o->frames, 0);
-  atomic_init(&o->host_underflows, 0);
-
-  PaError e = Pa_Initialize();
-  if (e != paNoError) {
-    snprintf(err, err_len, "no usable sound device (PortAudio cannot start: %s); " NO_DEVICE_HINT,
-             Pa_GetErrorText(e));
-    free(o);
-    return NULL;
-  }
-  o->initialized = true;
-
-  PaDeviceIndex d = find_device(device, err, err_len);
-  if (d == paNoDevice) goto fail;
+/* Mono when the device takes it, else stereo with the samples duplicated
+ * (some ALSA hardware devices have no mono mode). */
+static bool choose_channels(pa_out *o, PaDeviceIndex d, PaStreamParameters *p, char *err,
+                            size_t err_len) {
   const PaDeviceInfo *info = Pa_GetDeviceInfo(d);
-  const char *api = Pa_GetHostApiInfo(info->hostApi) ? Pa_GetHostApiInfo(info->hostApi)->name
-                                                      : "?";
-
-  PaStreamParameters p = params_for(d, 1);
-  PaError mono = Pa_IsFormatSupported(NULL, &p, WIRE_SAMPLE_RATE);
+  *p = params_for(d, 1);
   o->channels = 1;
-  if (mono != paNoError) {
-    PaStreamParameters p2 = params_for(d, 2);
-    PaError stereo = info->maxOutputChannels >= 2 ? Pa_IsFormatSupported(NULL, &p2, WIRE_SAMPLE_RATE)
-                                                  : paInvalidChannelCount;
-    if (stereo != paNoError) {
-      if (mono == paInvalidSampleRate || stereo == paInvalidSampleRate)
-        snprintf(err, err_len,
-                 "sound device \"%s\" cannot play 48 kHz (its default rate is %.0f Hz); "
-                 "pick a device that converts rates, such as \"default\" or \"pulse\"",
-                 info->name, info->defaultSampleRate);
-      else
-        snprintf(err, err_len, "sound device \"%s\" cannot play 48 kHz 16-bit mono or stereo (%s)",
-                 info->name, Pa_GetErrorText(mono));
-      goto fail;
-    }
-    o->channels = 2;
-    p = p2;
-    log_info("audio: \"%s\" does not take mono, playing the mono signal on both channels",
-             info->name);
+  PaError mono = Pa_IsFormatSupported(NULL, p, WIRE_SAMPLE_RATE);
+  if (mono == paNoError) return true;
+  PaStreamParameters p2 = params_for(d, 2);
+  PaError stereo = info->maxOutputChannels >= 2 ? Pa_IsFormatSupported(NULL, &p2, WIRE_SAMPLE_RATE)
+                                                : paInvalidChannelCount;
+  if (stereo != paNoError) {
+    if (mono == paInvalidSampleRate || stereo == paInvalidSampleRate)
+      snprintf(err, err_len,
+               "sound device \"%s\" cannot play 48 kHz (its default rate is %.0f Hz); "
+               "pick a device that converts rates, such as \"default\" or \"pulse\"",
+               info->name, info->defaultSampleRate);
+    else
+      snprintf(err, err_len, "sound device \"%s\" cannot play 48 kHz 16-bit mono or stereo (%s)",
+               info->name, Pa_GetErrorText(mono));
+    return false;
   }
+  o->channels = 2;
+  *p = p2;
+  log_info("audio: \"%s\" does not take mono, playing the mono signal on both channels",
+           info->name);
+  return true;
+}
 
-  e = Pa_OpenStream(&o->stream, NULL, &p, WIRE_SAMPLE_RATE, paFramesPerBufferUnspecified, paClipOff,
-                    pa_callback, o);
+/* Opened and started at once: the stream runs for the player's whole life. */
+static bool start_stream(pa_out *o, PaDeviceIndex d, const PaStreamParameters *p, char *err,
+                         size_t err_len) {
+  PaError e = Pa_OpenStream(&o->stream, NULL, p, WIRE_SAMPLE_RATE, paFramesPerBufferUnspecified,
+                            paClipOff, pa_callback, o);
   if (e == paNoError) {
     e = Pa_StartStream(o->stream);
     if (e != paNoError) {
@@ -275,21 +168,58 @@ pa_out *pa_out_open(const char *device, jitter_buffer *jb, char *err, size_t err
   }
   if (e != paNoError) {
     snprintf(err, err_len, "no usable sound device (cannot open \"%s\": %s); " NO_DEVICE_HINT,
-             info->name, Pa_GetErrorText(e));
-    goto fail;
+             Pa_GetDeviceInfo(d)->name, Pa_GetErrorText(e));
+    return false;
   }
-  pin_alsa_plugins(); /* opening may have loaded more */
+  return true;
+}
+
+static void log_opened(const pa_out *o, PaDeviceIndex d) {
+  const PaDeviceInfo *info = Pa_GetDeviceInfo(d);
+  const PaHostApiInfo *api = Pa_GetHostApiInfo(info->hostApi);
   const PaStreamInfo *si = Pa_GetStreamInfo(o->stream);
   log_info("audio: PortAudio device %d \"%s\" (%s), 48 kHz %s 16-bit, output latency %.0f ms",
-           d, info->name, api, o->channels == 1 ? "mono" : "stereo",
+           d, info->name, api ? api->name : "?", o->channels == 1 ? "mono" : "stereo",
            si ? si->outputLatency * 1000.0 : -1.0);
-  return o;
+}
 
-fail:
-  pin_alsa_plugins();
-  Pa_Terminate();
-  free(o);
-  return NULL;
+/* A pa_out with PortAudio initialised for it; NULL with `err` filled. */
+static pa_out *new_out(jitter_buffer *jb, char *err, size_t err_len) {
+  pa_out *o = calloc(1, sizeof *o);
+  if (!o) {
+    snprintf(err, err_len, "out of memory");
+    return NULL;
+  }
+  o->jb = jb;
+  atomic_init(&o->frames, 0);
+  atomic_init(&o->host_underflows, 0);
+  PaError e = Pa_Initialize();
+  if (e != paNoError) {
+    snprintf(err, err_len, "no usable sound device (PortAudio cannot start: %s); " NO_DEVICE_HINT,
+             Pa_GetErrorText(e));
+    free(o);
+    return NULL;
+  }
+  o->initialized = true;
+  return o;
+}
+
+pa_out *pa_out_open(const char *device, jitter_buffer *jb, char *err, size_t err_len) {
+  pa_out_quiet_libraries();
+  pa_out *o = new_out(jb, err, err_len);
+  if (!o) return NULL;
+  PaStreamParameters p;
+  PaDeviceIndex d = find_device(device, err, err_len);
+  if (d == paNoDevice || !choose_channels(o, d, &p, err, err_len) ||
+      !start_stream(o, d, &p, err, err_len)) {
+    pa_out_pin_alsa_plugins();
+    Pa_Terminate();
+    free(o);
+    return NULL;
+  }
+  pa_out_pin_alsa_plugins(); /* opening may have loaded more */
+  log_opened(o, d);
+  return o;
 }
 
 uint64_t pa_out_frames(pa_out *o) { return atomic_load(&o->frames); }
@@ -304,7 +234,7 @@ void pa_out_close(pa_out *o) {
   }
   unsigned under = atomic_load(&o->host_underflows);
   if (under) log_info("audio: the sound device reported %u underflows", under);
-  pin_alsa_plugins();
+  pa_out_pin_alsa_plugins();
   if (o->initialized) Pa_Terminate();
   free(o);
 }
@@ -316,7 +246,7 @@ int pa_out_list_devices(FILE *out) {
     fprintf(out, "PortAudio cannot start: %s\n", Pa_GetErrorText(e));
     return -1;
   }
-  pin_alsa_plugins();
+  pa_out_pin_alsa_plugins();
   int count = Pa_GetDeviceCount();
   PaDeviceIndex def = Pa_GetDefaultOutputDevice();
   int shown = 0;

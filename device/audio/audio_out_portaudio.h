@@ -23,8 +23,4 @@ uint64_t pa_out_frames(pa_out *o);
 
 int pa_out_list_devices(FILE *out);
 
-/* Routes ALSA's and JACK's own error printing (device probing noise on
- * stderr) to the debug log. Idempotent; safe to call before Pa_Initialize. */
-void pa_out_quiet_libraries(void);
-
 #endif

@@ -19,8 +19,9 @@
  *   consumer ring of int16 samples: the PortAudio callback never waits for
  *   a lock or for the loop thread. Capacity is at least 4 s and 4x the
  *   start threshold, rounded up to a power of two (5.5 s by default): far
- *   more than the server's lead, so it never fills in normal use; if the output stalls, the writer drops what does not fit
- *   (counted as samples_dropped) rather than block the loop thread.
+ *   more than the server's lead, so it never fills in normal use; if the
+ *   output stalls, the writer drops what does not fit (counted as
+ *   samples_dropped) rather than block the loop thread.
  * - Start: at is_start the buffer drops what is left of the previous sound
  *   (preemption and Stop cut at once) and primes: the output plays silence
  *   until buffer_ms (default 60 ms, 3 packets) is buffered, then plays. A

@@ -31,10 +31,4 @@
  * `cfg` should have passed gpio_config_check; it is copied. */
 hw_backend *hw_gpio_create(const gpio_config *cfg, char *err, size_t err_len);
 
-/* An edge's kernel timestamp on our monotonic clock. Kernels since 5.7 stamp
- * edges with CLOCK_MONOTONIC, older ones with CLOCK_REALTIME: the clock the
- * stamp is nearer to is taken as its clock. A result in the future, or more
- * than 5 s in the past, is not trusted and becomes `mono_now_ns`. */
-int64_t hw_gpio_event_time_ns(int64_t event_ns, int64_t mono_now_ns, int64_t real_now_ns);
-
 #endif

@@ -8,8 +8,10 @@
  *
  * Build (test_tui.py does this itself):
  *   cc -std=c11 -D_POSIX_C_SOURCE=200809L -Ishared -Idevice tests/tui/term_demo.c \
- *      device/hw_term.c device/term_keys.c device/term_render.c device/led_threshold.c \
- *      shared/clock.c -lpthread -o /tmp/term_demo
+ *      device/term/hw_term.c device/term/term_ui.c device/term/term_frame.c \
+ *      device/term/term_restore.c device/term/term_keys.c device/term/term_render.c \
+ *      device/hw/led_threshold.c shared/clock.c shared/log.c shared/wire.c \
+ *      -lpthread -o /tmp/term_demo
  *
  * Exits 0 after q / Ctrl-D, Ctrl-C or SIGTERM (destroying the back end),
  * 2 when the back end does not start (the reason on stderr). */

@@ -1,6 +1,6 @@
-/* A stand-in for libgpiod 1.6 (the functions device/hw_gpio.c calls, with
- * the real <gpiod.h> prototypes), for the gpio tests: no machine here has a
- * gpiochip.
+/* A stand-in for libgpiod 1.6 (the functions device/gpio/hw_gpio.c and
+ * gpio_input.c call, with the real <gpiod.h> prototypes), for the gpio
+ * tests: no machine here has a gpiochip.
  *
  * One chip, with a name, a label and a number of lines. Each line has a
  * physical level: for an output, what was written (after active-low); for

@@ -17,6 +17,7 @@
 #include "clock.h"
 #include "fake_gpiod.h"
 #include "gpio/gpio_config.h"
+#include "gpio/gpio_input.h"
 #include "gpio/hw_gpio.h"
 #include "hw/led_threshold.h"
 #include "log.h"
@@ -394,11 +395,11 @@ static void realtime_stamps_are_moved_to_the_monotonic_clock(void **unused) {
 static void event_time_conversion(void **unused) {
   (void)unused;
   int64_t mono = 1000 * NS_PER_SEC, real = INT64_C(1700000000) * NS_PER_SEC;
-  assert_int_equal(hw_gpio_event_time_ns(mono - 7 * MS, mono, real), mono - 7 * MS);
-  assert_int_equal(hw_gpio_event_time_ns(real - 7 * MS, mono, real), mono - 7 * MS);
-  assert_int_equal(hw_gpio_event_time_ns(mono + 1 * MS, mono, real), mono);         /* future */
-  assert_int_equal(hw_gpio_event_time_ns(mono - 9 * NS_PER_SEC, mono, real), mono); /* stale */
-  assert_int_equal(hw_gpio_event_time_ns(0, mono, real), mono);
+  assert_int_equal(gpio_input_edge_time_ns(mono - 7 * MS, mono, real), mono - 7 * MS);
+  assert_int_equal(gpio_input_edge_time_ns(real - 7 * MS, mono, real), mono - 7 * MS);
+  assert_int_equal(gpio_input_edge_time_ns(mono + 1 * MS, mono, real), mono);         /* future */
+  assert_int_equal(gpio_input_edge_time_ns(mono - 9 * NS_PER_SEC, mono, real), mono); /* stale */
+  assert_int_equal(gpio_input_edge_time_ns(0, mono, real), mono);
 }
 
 static void a_button_down_at_start_is_not_reported(void **unused) {
