@@ -6,12 +6,7 @@
  *   term_demo [--log FILE] [--hold-ms N] [--colour auto|truecolor|256|none]
  *             [--crash segv|abort --after-ms N]
  *
- * Build (test_tui.py does this itself):
- *   cc -std=c11 -D_POSIX_C_SOURCE=200809L -Ishared -Idevice tests/tui/term_demo.c \
- *      device/term/hw_term.c device/term/term_ui.c device/term/term_frame.c \
- *      device/term/term_restore.c device/term/term_keys.c device/term/term_render.c \
- *      device/hw/led_threshold.c shared/clock.c shared/log.c shared/wire.c \
- *      -lpthread -o /tmp/term_demo
+ * Built by `make` as build/tests/tui/term_demo.
  *
  * Exits 0 after q / Ctrl-D, Ctrl-C or SIGTERM (destroying the back end),
  * 2 when the back end does not start (the reason on stderr). */
