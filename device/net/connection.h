@@ -11,36 +11,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "hw/hw.h"
-
-typedef enum {
-  CONN_OFFLINE,    /* not wanted: the user switched it off */
-  CONN_CONNECTING, /* calls started, no word from the server yet */
-  CONN_CONNECTED,  /* the server answered */
-  CONN_WAITING,    /* lost; the next attempt is scheduled */
-} conn_state;
-
-/* Why a connection was lost. */
-typedef struct conn_loss {
-  int status;      /* the grpc_status_code that ended a call, or CONN_NO_STATUS */
-  const char *why; /* for people: "StatusStream ended: UNAVAILABLE: ..." */
-} conn_loss;
-
-#define CONN_NO_STATUS (-1) /* lost for a reason of the device's own */
-
-/* What the connection tells its owner, on the loop thread. */
-typedef struct conn_handler {
-  /* `loss` says why, when the state is a loss (WAITING, OFFLINE); else NULL. */
-  void (*state_changed)(void *ctx, conn_state state, const conn_loss *loss);
-  /* A SET: leds[1..5] as sent (absent LEDs are 0); leds[0] is unused. */
-  void (*leds_set)(void *ctx, const uint32_t leds[LED_COUNT]);
-  /* A GET: the device's real LEDs and buttons. */
-  void (*status_wanted)(void *ctx, uint32_t leds[LED_COUNT], bool pressed[BUTTON_COUNT]);
-  /* The ack of an event sent with conn_send_event. */
-  void (*acked)(void *ctx, int button, int event, bool ack, int64_t sent_ns);
-  /* One AudioPacket. */
-  void (*audio)(void *ctx, const uint8_t *data, size_t len, bool is_start, bool is_end);
-} conn_handler;
+/* conn_state, conn_loss, CONN_NO_STATUS and conn_handler: what the
+ * connection tells its owner. */
+#include "net/conn_handler.h"
 
 typedef struct conn_config {
   const char *target;    /* HOST:PORT */
@@ -65,7 +38,8 @@ bool conn_wanted(const device_conn *c);
 unsigned conn_reconnects(const device_conn *c);
 
 /* Queues a button event; events go out one at a time, each after the
- * previous one's ack. False (and nothing sent) when not connected. */
+ * previous one's ack. False (and nothing sent) when not connected, or when
+ * the queue already holds EVENT_QUEUE_LEN (net/event_stream.h) events. */
 bool conn_send_event(device_conn *c, int button, int event, int64_t at_ns);
 
 /* Timers: call at least by the returned deadline (clock_now_ns time). */
@@ -75,6 +49,8 @@ int64_t conn_next_deadline_ns(const device_conn *c);
 /* True while any call or channel of this connection still exists; after
  * conn_close, keep draining the queue until it is false, then destroy. */
 bool conn_busy(const device_conn *c);
+/* Frees the connection (NULL is allowed). Aborts, saying so, if it is still
+ * conn_busy: its sessions would report into freed memory. */
 void conn_destroy(device_conn *c);
 
 const char *conn_state_name(conn_state s);
