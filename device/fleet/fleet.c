@@ -69,7 +69,7 @@ static int64_t exponential_ns(fleet_device *d, double per_min) {
 
 /* ---- what a device's connection says ---- */
 
-static void notify(fleet_device *d, script_watch w) {
+static void notify(fleet_device *d, device_watch w) {
   if (!d->fleet->config->script) return;
   script_exec_notify(&d->exec, w);
   d->next_step_ns = 0; /* a wait-for may be over: step at the next tick */
@@ -86,7 +86,7 @@ static void on_state(void *ctx, conn_state state, const conn_loss *loss) {
   fleet_device *d = ctx;
   if (state == CONN_CONNECTED) {
     d->ever_connected = true;
-    d->leds[0] = 0x00FF00FF;
+    d->leds[0] = POWER_LED_ON;
     notify(d, WATCH_CONNECTED);
   } else if (state == CONN_WAITING || state == CONN_OFFLINE) {
     /* Losses of the fleet's own making (a script's disconnect) are no error. */
@@ -185,12 +185,17 @@ static void press(fleet_device *d, int button, int event, int64_t now) {
 static void script_act(void *ctx, const script_command *c) {
   fleet_device *d = ctx;
   int64_t now = clock_now_ns();
-  if (c->op == SCRIPT_CONNECT) conn_open(d->conn);
-  else if (c->op == SCRIPT_DISCONNECT) conn_close(d->conn);
-  else if (c->button == BUTTON_CONNECT && c->event == EVENT_PRESS) {
-    if (conn_wanted(d->conn)) conn_close(d->conn);
-    else conn_open(d->conn);
-  } else press(d, c->button, c->event, now);
+  input_kind kind = c->op == SCRIPT_CONNECT      ? INPUT_CONNECT
+                    : c->op == SCRIPT_DISCONNECT ? INPUT_DISCONNECT
+                                                 : INPUT_BUTTON;
+  /* A Connect press switches the connection, as on a single device; its
+   * hold and release, which a single device drops, go to the server like
+   * any button's (as they always have here). */
+  if (kind == INPUT_BUTTON && c->button == BUTTON_CONNECT && c->event == EVENT_PRESS)
+    kind = connect_press_input(conn_wanted(d->conn));
+  if (kind == INPUT_CONNECT) conn_open(d->conn);
+  else if (kind == INPUT_DISCONNECT) conn_close(d->conn);
+  else press(d, c->button, c->event, now);
 }
 
 /* The random mix: Play and Mode at their rates, Stop after play_seconds. */
