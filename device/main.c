@@ -69,9 +69,9 @@ static int run_fleet(const device_options *o) {
       .count = o->fleet_count,
       .ramp_per_s = o->ramp_per_s,
       .duration_s = o->duration_s,
-      .play_per_min = o->play_per_min,
-      .mode_per_min = o->mode_per_min,
-      .play_seconds = o->play_seconds,
+      .mix = {.play_per_min = o->play_per_min,
+              .mode_per_min = o->mode_per_min,
+              .play_seconds = o->play_seconds},
       .script = o->script_path ? &s : NULL,
       .late_ms = o->late_ms,
       .decode = o->decode,
@@ -83,39 +83,56 @@ static int run_fleet(const device_options *o) {
   return rc;
 }
 
-static int run(const device_options *o) {
-  if (o->mode == MODE_FLEET) return run_fleet(o);
+/* What a single device runs on. Each part is NULL until it is made, so
+ * close_parts undoes however much open_parts got through. */
+typedef struct device_parts {
+  reporter *rep;
+  hw_backend *hw; /* handed to device_app_run, which destroys it */
+  audio_player *audio;
+} device_parts;
+
+/* Returns 0, or the exit code (the reason is printed). */
+static int open_parts(const device_options *o, device_parts *p) {
   char err[512];
-  reporter *rep = reporter_create(o->mode == MODE_SCRIPT ? stdout : NULL, o->device_id);
-  hw_backend *hw = make_backend(o, rep, err, sizeof err);
-  if (!hw) {
+  p->rep = reporter_create(o->mode == MODE_SCRIPT ? stdout : NULL, o->device_id);
+  p->hw = make_backend(o, p->rep, err, sizeof err);
+  if (!p->hw) {
     fprintf(stderr, "opal-device: %s\n", err);
-    reporter_destroy(rep);
     return 2;
   }
-  audio_player *audio = audio_player_open(&o->audio, err, sizeof err);
-  if (!audio) {
+  p->audio = audio_player_open(&o->audio, err, sizeof err);
+  if (!p->audio) {
     fprintf(stderr, "opal-device: %s\n", err);
-    hw->ops->destroy(hw);
-    reporter_destroy(rep);
     return 1;
   }
-  device_app_config config = {
-      .conn = {.target = o->server,
-               .device_id = o->device_id,
-               .backoff_base_ms = 100,
-               .backoff_cap_ms = 3000,
-               .seed = (uint64_t)clock_now_ns() ^ (uint64_t)getpid()},
-      .connect_at_start = o->mode != MODE_SCRIPT,
-      .script_mode = o->mode == MODE_SCRIPT,
-  };
   /* The terminal is the screen now: logs would scribble over it. */
   if (o->mode == MODE_SIM && !o->log_file && !freopen("/dev/null", "a", stderr)) return 1;
-  bool script_failed = false;
-  int rc = device_app_run(&config, hw, audio, rep, &stop_signals, &script_failed);
-  audio_player_close(audio);
-  reporter_destroy(rep);
-  return rc != 0 ? rc : script_failed ? 1 : 0;
+  return 0;
+}
+
+static void close_parts(device_parts *p) {
+  if (p->hw) p->hw->ops->destroy(p->hw);
+  audio_player_close(p->audio);
+  reporter_destroy(p->rep);
+}
+
+static int run_device(const device_options *o) {
+  device_parts parts = {0};
+  int rc = open_parts(o, &parts);
+  if (rc == 0) {
+    device_app_config config = {
+        .conn = {.target = o->server,
+                 .device_id = o->device_id,
+                 .backoff_base_ms = 100,
+                 .backoff_cap_ms = 3000,
+                 .seed = (uint64_t)clock_now_ns() ^ (uint64_t)getpid()},
+        .connect_at_start = o->mode != MODE_SCRIPT,
+    };
+    rc = device_app_run(&config, parts.hw, parts.audio, parts.rep, &stop_signals);
+    parts.hw = NULL; /* destroyed by device_app_run */
+  }
+  close_parts(&parts);
+  return rc;
 }
 
 int main(int argc, char **argv) {
@@ -143,7 +160,7 @@ int main(int argc, char **argv) {
   }
   stop_signal_install();
   grpc_init();
-  int rc = run(&opts);
+  int rc = opts.mode == MODE_FLEET ? run_fleet(&opts) : run_device(&opts);
   grpc_shutdown();
   /* The last line of the log says how the program ended, so that a device
    * left behind by a closed SSH session or a service manager can be told

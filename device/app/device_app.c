@@ -1,6 +1,7 @@
 #include "app/device_app.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "clock.h"
@@ -8,9 +9,7 @@
 #include "log.h"
 #include "loop_wakeup.h"
 #include "packet_digest.h"
-#include "script/script_runner.h"
 
-#define POWER_LED_ON UINT32_C(0x00FF00FF)
 #define VIEW_PERIOD_NS (100 * NS_PER_MS)
 #define INPUT_QUEUE_LEN 64
 
@@ -43,16 +42,20 @@ typedef struct app {
   int64_t next_view_ns;
 } app;
 
-static void notify(app *a, script_watch w) {
-  if (a->config->script_mode) script_runner_notify(a->hw, w);
+/* Tells the back end what was just reported; most back ends do not ask. */
+static void observe(app *a, device_watch what) {
+  if (a->hw->ops->observe) a->hw->ops->observe(a->hw, what);
 }
 
 static void show_leds(app *a) { a->hw->ops->show_leds(a->hw, a->leds); }
 
 static void report_leds(app *a) {
-  report(a->rep, "leds", "\"leds\":[\"%08x\",\"%08x\",\"%08x\",\"%08x\",\"%08x\",\"%08x\"]",
-         a->leds[0], a->leds[1], a->leds[2], a->leds[3], a->leds[4], a->leds[5]);
-  notify(a, WATCH_LEDS);
+  char list[LED_COUNT * sizeof "\"rrggbbaa\","];
+  size_t n = 0;
+  for (int i = 0; i < LED_COUNT; i++)
+    n += (size_t)snprintf(list + n, sizeof list - n, "%s\"%08x\"", i ? "," : "", a->leds[i]);
+  report(a->rep, "leds", "\"leds\":[%s]", list);
+  observe(a, WATCH_LEDS);
 }
 
 static void set_leds(app *a, const uint32_t leds[LED_COUNT]) {
@@ -73,7 +76,7 @@ static void end_stream(app *a, bool complete) {
   report(a->rep, "stream_end", "\"packets\":%llu,\"bytes\":%llu,\"digest\":\"%s\",\"complete\":%s",
          (unsigned long long)a->stream.packets, (unsigned long long)a->stream.bytes, digest,
          complete ? "true" : "false");
-  notify(a, WATCH_STREAM_END);
+  observe(a, WATCH_STREAM_END);
 }
 
 static void begin_stream(app *a) {
@@ -89,7 +92,7 @@ static void begin_stream(app *a) {
            (double)(clock_now_ns() - a->stream_pressed_ns) / 1e6);
   else
     report(a->rep, "stream_start", NULL);
-  notify(a, WATCH_STREAM_START);
+  observe(a, WATCH_STREAM_START);
 }
 
 /* ---- what the connection says ---- */
@@ -102,7 +105,7 @@ static void on_state(void *ctx, conn_state state, const conn_loss *loss) {
     leds[0] = POWER_LED_ON;
     report(a->rep, "connected", "\"reconnects\":%u", conn_reconnects(a->conn));
     log_info("connected to %s as %s", a->config->conn.target, a->config->conn.device_id);
-    notify(a, WATCH_CONNECTED);
+    observe(a, WATCH_CONNECTED);
   } else if (state == CONN_CONNECTING) {
     report(a->rep, "connecting", NULL);
     return;
@@ -113,7 +116,7 @@ static void on_state(void *ctx, conn_state state, const conn_loss *loss) {
     report(a->rep, "disconnected", "\"reason\":%s,\"retrying\":%s", reason,
            state == CONN_WAITING ? "true" : "false");
     end_stream(a, false);
-    notify(a, WATCH_DISCONNECTED);
+    observe(a, WATCH_DISCONNECTED);
   }
   set_leds(a, leds);
 }
@@ -137,7 +140,7 @@ static void on_ack(void *ctx, int button, int event, bool ack, int64_t sent_ns) 
   report(a->rep, "ack", "\"button\":\"%s\",\"type\":\"%s\",\"ack\":%s,\"ms\":%.2f",
          wire_button_word(button), wire_event_word(event), ack ? "true" : "false",
          (double)(clock_now_ns() - sent_ns) / 1e6);
-  notify(a, WATCH_ACK);
+  observe(a, WATCH_ACK);
 }
 
 static void on_audio(void *ctx, const uint8_t *data, size_t len, bool is_start, bool is_end) {
@@ -180,12 +183,17 @@ static void quit(app *a) {
   conn_close(a->conn);
 }
 
+/* INPUT_CONNECT or INPUT_DISCONNECT. */
+static void switch_connection(app *a, input_kind kind) {
+  if (kind == INPUT_CONNECT) conn_open(a->conn);
+  else conn_close(a->conn);
+}
+
 static void handle_button(app *a, const device_input *in) {
   if (in->button == BUTTON_CONNECT) {
-    /* Connect is the device's own: it switches the connection. */
-    if (in->event != EVENT_PRESS) return;
-    if (conn_wanted(a->conn)) conn_close(a->conn);
-    else conn_open(a->conn);
+    /* Connect is the device's own: its hold and release mean nothing. */
+    if (in->event == EVENT_PRESS)
+      switch_connection(a, connect_press_input(conn_wanted(a->conn)));
     return;
   }
   if (!conn_send_event(a->conn, in->button, in->event, in->at_ns)) {
@@ -204,10 +212,8 @@ static void handle_input(app *a, const device_input *in) {
       handle_button(a, in);
     break;
   case INPUT_CONNECT:
-    conn_open(a->conn);
-    break;
   case INPUT_DISCONNECT:
-    conn_close(a->conn);
+    switch_connection(a, in->kind);
     break;
   case INPUT_QUIT:
     quit(a);
@@ -282,7 +288,7 @@ static void run_loop(app *a, grpc_completion_queue *cq, volatile sig_atomic_t *s
 }
 
 int device_app_run(const device_app_config *config, hw_backend *hw, audio_player *audio,
-                   reporter *rep, volatile sig_atomic_t *stop, bool *script_failed) {
+                   reporter *rep, volatile sig_atomic_t *stop) {
   app a = {.config = config, .hw = hw, .audio = audio, .rep = rep, .last_latency_ms = -1};
   a.sink.push = push_input;
   a.wakeup_op.fn = on_wakeup;
@@ -301,10 +307,10 @@ int device_app_run(const device_app_config *config, hw_backend *hw, audio_player
     if (config->connect_at_start) conn_open(a.conn);
     run_loop(&a, cq, stop);
   }
-  *script_failed = config->script_mode && script_runner_failed(hw);
+  end_stream(&a, false); /* while the back end it tells still exists */
+  if (rc == 0 && hw->ops->failed && hw->ops->failed(hw)) rc = 1;
   /* The back end's thread may still post a wakeup: stop it first. */
   hw->ops->destroy(hw);
-  end_stream(&a, false);
   conn_destroy(a.conn);
   loop_wakeup_destroy(a.wakeup);
   cq_loop_destroy(cq);

@@ -15,14 +15,14 @@
 typedef struct device_app_config {
   conn_config conn;
   bool connect_at_start;
-  bool script_mode; /* `hw` is a script runner: announce events to it */
 } device_app_config;
 
 /* Runs until quit (a back end's INPUT_QUIT or `*stop` set by a signal).
  * Takes ownership of `hw` (destroyed before returning); borrows the rest.
  * Returns 0, or 1 when the back end could not start (the reason is
- * logged). *script_failed tells whether a script's wait-for timed out. */
+ * logged) or judged the run failed (hw_ops.failed: a script's wait-for
+ * timed out). */
 int device_app_run(const device_app_config *config, hw_backend *hw, audio_player *audio,
-                   reporter *rep, volatile sig_atomic_t *stop, bool *script_failed);
+                   reporter *rep, volatile sig_atomic_t *stop);
 
 #endif

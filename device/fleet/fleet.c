@@ -1,20 +1,22 @@
+/* The fleet's loop and its devices: set-up, the ramp, each device's
+ * connection handler and behaviour (a script or the mix, fleet_mix.c), and
+ * the figures the summaries show (written by fleet_report.c). */
 #include "fleet/fleet.h"
 
-#include <math.h>
 #include <opus/opus.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 
-#include "net/backoff.h"
 #include "clock.h"
 #include "cq_loop.h"
-#include "net/connection.h"
+#include "fleet/fleet_mix.h"
+#include "fleet/fleet_report.h"
 #include "fleet/fleet_stats.h"
 #include "log.h"
+#include "net/connection.h"
 #include "script/script_exec.h"
-#include "status_name.h"
 
 /* Each device needs one socket; the loop, gRPC and stdio a few more. */
 #define FDS_PER_DEVICE 1
@@ -29,12 +31,11 @@ typedef struct fleet_device {
   device_conn *conn;
   bool started, ever_connected;
   uint32_t leds[LED_COUNT];
-  uint64_t rng;
-  /* Behaviour: a script, or the random mix's next moves. */
+  /* Behaviour: a script, or the random mix. */
   script_exec exec;
-  bool script_counted; /* its end is in fleet->scripts_ended */
-  int64_t next_step_ns;
-  int64_t stop_at_ns;
+  bool script_counted;  /* its end is in fleet->scripts_ended */
+  int64_t next_step_ns; /* of the script */
+  fleet_mix mix;
   /* The sound being received. */
   bool in_stream;
   int64_t first_packet_ns;
@@ -51,25 +52,12 @@ struct fleet {
   unsigned scripts_ended; /* kept as a count: the loop asks after every event */
   int64_t start_ns, ramp_done_ns, end_ns, next_progress_ns;
   latency_samples first_packet, stop_to_end, ack;
-  uint64_t streams_started, streams_ended, packets, bytes, late, decode_errors;
-  uint64_t errors[STATUS_NAME_COUNT + 1]; /* by gRPC status; the last: unknown */
+  fleet_tally tally;
 };
-
-/* ---- randomness for the mix ---- */
-
-static double uniform(fleet_device *d) {
-  return (double)(backoff_random(&d->rng) >> 11) / (double)(1ULL << 53);
-}
-
-/* The wait until the next event of a Poisson process with `per_min`. */
-static int64_t exponential_ns(fleet_device *d, double per_min) {
-  double u = uniform(d);
-  return (int64_t)(-log(1.0 - u) * 60.0 / per_min * 1e9);
-}
 
 /* ---- what a device's connection says ---- */
 
-static void notify(fleet_device *d, script_watch w) {
+static void observe(fleet_device *d, device_watch w) {
   if (!d->fleet->config->script) return;
   script_exec_notify(&d->exec, w);
   d->next_step_ns = 0; /* a wait-for may be over: step at the next tick */
@@ -86,23 +74,23 @@ static void on_state(void *ctx, conn_state state, const conn_loss *loss) {
   fleet_device *d = ctx;
   if (state == CONN_CONNECTED) {
     d->ever_connected = true;
-    d->leds[0] = 0x00FF00FF;
-    notify(d, WATCH_CONNECTED);
+    d->leds[0] = POWER_LED_ON;
+    observe(d, WATCH_CONNECTED);
   } else if (state == CONN_WAITING || state == CONN_OFFLINE) {
     /* Losses of the fleet's own making (a script's disconnect) are no error. */
     if (loss && loss->status != CONN_NO_STATUS)
-      d->fleet->errors[loss->status < STATUS_NAME_COUNT ? loss->status : STATUS_NAME_COUNT]++;
+      d->fleet->tally.errors[fleet_error_slot(loss->status)]++;
     end_stream(d);
     d->play_pressed_ns = 0; /* no sound will answer it on this connection */
     memset(d->leds, 0, sizeof d->leds);
-    notify(d, WATCH_DISCONNECTED);
+    observe(d, WATCH_DISCONNECTED);
   }
 }
 
 static void on_leds(void *ctx, const uint32_t leds[LED_COUNT]) {
   fleet_device *d = ctx;
   memcpy(d->leds + 1, leds + 1, sizeof d->leds - sizeof d->leds[0]);
-  notify(d, WATCH_LEDS);
+  observe(d, WATCH_LEDS);
 }
 
 static void on_status_wanted(void *ctx, uint32_t leds[LED_COUNT], bool pressed[BUTTON_COUNT]) {
@@ -115,37 +103,37 @@ static void on_ack(void *ctx, int button, int event, bool ack, int64_t sent_ns) 
   (void)button, (void)event, (void)ack;
   fleet_device *d = ctx;
   latency_add(&d->fleet->ack, (double)(clock_now_ns() - sent_ns) / 1e6);
-  notify(d, WATCH_ACK);
+  observe(d, WATCH_ACK);
 }
 
 static void begin_stream(fleet_device *d, int64_t now) {
   fleet *f = d->fleet;
-  f->streams_started++;
+  f->tally.streams_started++;
   d->in_stream = true;
   d->first_packet_ns = now;
   d->position = 0;
   if (d->play_pressed_ns) latency_add(&f->first_packet, (double)(now - d->play_pressed_ns) / 1e6);
   d->play_pressed_ns = 0;
   if (d->decoder) opus_decoder_ctl(d->decoder, OPUS_RESET_STATE);
-  notify(d, WATCH_STREAM_START);
+  observe(d, WATCH_STREAM_START);
 }
 
 /* Checks one packet: counted, timed against its place in real time, and
  * decoded with --decode. */
 static void check_packet(fleet_device *d, const uint8_t *data, size_t len, int64_t now) {
   fleet *f = d->fleet;
-  f->packets++;
-  f->bytes += len;
+  f->tally.packets++;
+  f->tally.bytes += len;
   if (packet_is_late(now, d->first_packet_ns, d->position,
                      (int64_t)f->config->late_ms * NS_PER_MS))
-    f->late++;
+    f->tally.late++;
   int samples = len ? opus_packet_get_nb_samples(data, (opus_int32)len, WIRE_SAMPLE_RATE) : 0;
   if (d->decoder) {
     static opus_int16 pcm[5760];
     samples = opus_decode(d->decoder, data, (opus_int32)len, pcm, 5760, 0);
   }
   if (samples <= 0) {
-    f->decode_errors++;
+    f->tally.decode_errors++;
     samples = 960;
   }
   d->position += (uint64_t)samples;
@@ -159,10 +147,10 @@ static void on_audio(void *ctx, const uint8_t *data, size_t len, bool is_start, 
   if (!d->in_stream) return; /* no is_start: nothing to time it against */
   check_packet(d, data, len, now);
   if (is_end) {
-    f->streams_ended++;
+    f->tally.streams_ended++;
     if (d->stop_pressed_ns) latency_add(&f->stop_to_end, (double)(now - d->stop_pressed_ns) / 1e6);
     end_stream(d);
-    notify(d, WATCH_STREAM_END);
+    observe(d, WATCH_STREAM_END);
   }
 }
 
@@ -182,35 +170,23 @@ static void press(fleet_device *d, int button, int event, int64_t now) {
   if (button == BUTTON_STOP && event == EVENT_PRESS && d->in_stream) d->stop_pressed_ns = now;
 }
 
-static void script_act(void *ctx, const script_command *c) {
-  fleet_device *d = ctx;
-  int64_t now = clock_now_ns();
-  if (c->op == SCRIPT_CONNECT) conn_open(d->conn);
-  else if (c->op == SCRIPT_DISCONNECT) conn_close(d->conn);
-  else if (c->button == BUTTON_CONNECT && c->event == EVENT_PRESS) {
-    if (conn_wanted(d->conn)) conn_close(d->conn);
-    else conn_open(d->conn);
-  } else press(d, c->button, c->event, now);
+static void press_for_mix(void *ctx, int button, int64_t now) {
+  press(ctx, button, EVENT_PRESS, now);
 }
 
-/* The random mix: Play and Mode at their rates, Stop after play_seconds. */
-static void mix_step(fleet_device *d, int64_t now) {
-  const fleet_config *c = d->fleet->config;
-  double rate = c->play_per_min + c->mode_per_min;
-  if (conn_get_state(d->conn) != CONN_CONNECTED || rate <= 0) return;
-  if (d->stop_at_ns && now >= d->stop_at_ns) {
-    d->stop_at_ns = 0;
-    press(d, BUTTON_STOP, EVENT_PRESS, now);
-  }
-  if (!d->next_step_ns) d->next_step_ns = now + exponential_ns(d, rate);
-  if (now < d->next_step_ns) return;
-  d->next_step_ns = now + exponential_ns(d, rate);
-  if (uniform(d) * rate < c->play_per_min) {
-    press(d, BUTTON_PLAY, EVENT_PRESS, now);
-    if (c->play_seconds > 0) d->stop_at_ns = now + (int64_t)(c->play_seconds * 1e9);
-  } else {
-    press(d, BUTTON_MODE, EVENT_PRESS, now);
-  }
+static void script_act(void *ctx, const script_command *c) {
+  fleet_device *d = ctx;
+  input_kind kind = c->op == SCRIPT_CONNECT      ? INPUT_CONNECT
+                    : c->op == SCRIPT_DISCONNECT ? INPUT_DISCONNECT
+                                                 : INPUT_BUTTON;
+  /* A Connect press switches the connection, as on a single device; its
+   * hold and release, which a single device drops, go to the server like
+   * any button's (as they always have here). */
+  if (kind == INPUT_BUTTON && c->button == BUTTON_CONNECT && c->event == EVENT_PRESS)
+    kind = connect_press_input(conn_wanted(d->conn));
+  if (kind == INPUT_CONNECT) conn_open(d->conn);
+  else if (kind == INPUT_DISCONNECT) conn_close(d->conn);
+  else press(d, c->button, c->event, clock_now_ns());
 }
 
 static void behave(fleet_device *d, int64_t now) {
@@ -221,91 +197,36 @@ static void behave(fleet_device *d, int64_t now) {
       d->script_counted = true;
       d->fleet->scripts_ended++;
     }
-  } else {
-    mix_step(d, now);
+  } else if (conn_get_state(d->conn) == CONN_CONNECTED) {
+    fleet_mix_step(&d->mix, &d->fleet->config->mix, now, press_for_mix, d);
   }
 }
 
 /* ---- summaries ---- */
 
-static void print_latency_json(const char *name, const latency_samples *l) {
-  latency_summary s = latency_summarise(l);
-  printf("\"%s\":{\"n\":%zu,\"p50\":%.3f,\"p95\":%.3f,\"p99\":%.3f,\"max\":%.3f},", name, s.n,
-         s.p50, s.p95, s.p99, s.max);
-}
-
-static void print_latency_text(const char *name, const latency_samples *l) {
-  latency_summary s = latency_summarise(l);
-  printf("  %-24s n=%-7zu p50 %.2f  p95 %.2f  p99 %.2f  max %.2f ms\n", name, s.n, s.p50, s.p95,
-         s.p99, s.max);
-}
-
-typedef struct fleet_counts {
-  unsigned connected, failed, reconnects, script_timeouts;
-} fleet_counts;
-
-static fleet_counts count_devices(const fleet *f) {
-  fleet_counts c = {0};
+static void count_devices(const fleet *f, fleet_figures *g) {
   for (unsigned i = 0; i < f->started; i++) {
     const fleet_device *d = &f->devices[i];
-    c.connected += conn_get_state(d->conn) == CONN_CONNECTED;
-    c.failed += !d->ever_connected;
-    c.reconnects += conn_reconnects(d->conn);
-    c.script_timeouts += d->exec.timed_out != NULL;
+    g->connected += conn_get_state(d->conn) == CONN_CONNECTED;
+    g->failed += !d->ever_connected;
+    g->reconnects += conn_reconnects(d->conn);
+    g->script_timeouts += d->exec.timed_out != NULL;
   }
-  return c;
 }
 
 static void print_summary(const fleet *f, bool final) {
-  fleet_counts c = count_devices(f);
-  double elapsed = (double)(clock_now_ns() - f->start_ns) / 1e9;
-  double ramp = f->ramp_done_ns ? (double)(f->ramp_done_ns - f->start_ns) / 1e9 : -1;
-  if (f->config->json) {
-    printf("{\"event\":\"summary\",\"final\":%s,\"elapsed_s\":%.3f,\"ramp_s\":%.3f,"
-           "\"devices\":%u,\"connected\":%u,\"failed\":%u,\"reconnects\":%u,"
-           "\"script_timeouts\":%u,",
-           final ? "true" : "false", elapsed, ramp, f->config->count, c.connected, c.failed,
-           c.reconnects, c.script_timeouts);
-    print_latency_json("press_to_first_packet_ms", &f->first_packet);
-    print_latency_json("stop_to_end_ms", &f->stop_to_end);
-    print_latency_json("ack_ms", &f->ack);
-    printf("\"streams_started\":%llu,\"streams_ended\":%llu,\"packets\":%llu,\"bytes\":%llu,"
-           "\"late_packets\":%llu,\"decode_errors\":%llu,\"errors\":{",
-           (unsigned long long)f->streams_started, (unsigned long long)f->streams_ended,
-           (unsigned long long)f->packets, (unsigned long long)f->bytes,
-           (unsigned long long)f->late, (unsigned long long)f->decode_errors);
-    const char *sep = "";
-    for (int i = 0; i <= STATUS_NAME_COUNT; i++) {
-      if (!f->errors[i]) continue;
-      printf("%s\"%s\":%llu", sep, i < STATUS_NAME_COUNT ? status_name((grpc_status_code)i) : "OTHER",
-             (unsigned long long)f->errors[i]);
-      sep = ",";
-    }
-    printf("}}\n");
-  } else {
-    printf("%s after %.1f s: %u devices, %u connected, %u never connected, %u reconnects, "
-           "%u script timeouts (ramp %.2f s)\n",
-           final ? "fleet summary" : "fleet progress", elapsed, f->config->count, c.connected,
-           c.failed, c.reconnects, c.script_timeouts, ramp);
-    print_latency_text("press -> first packet", &f->first_packet);
-    print_latency_text("stop -> is_end", &f->stop_to_end);
-    print_latency_text("event -> ack", &f->ack);
-    printf("  streams %llu started, %llu ended; %llu packets, %llu bytes, %llu late, "
-           "%llu undecodable\n",
-           (unsigned long long)f->streams_started, (unsigned long long)f->streams_ended,
-           (unsigned long long)f->packets, (unsigned long long)f->bytes,
-           (unsigned long long)f->late, (unsigned long long)f->decode_errors);
-    printf("  errors:");
-    bool any = false;
-    for (int i = 0; i <= STATUS_NAME_COUNT; i++)
-      if (f->errors[i]) {
-        printf(" %s %llu", i < STATUS_NAME_COUNT ? status_name((grpc_status_code)i) : "OTHER",
-               (unsigned long long)f->errors[i]);
-        any = true;
-      }
-    printf("%s\n", any ? "" : " none");
-  }
-  fflush(stdout);
+  fleet_figures g = {
+      .final = final,
+      .elapsed_s = (double)(clock_now_ns() - f->start_ns) / 1e9,
+      .ramp_s = f->ramp_done_ns ? (double)(f->ramp_done_ns - f->start_ns) / 1e9 : -1,
+      .devices = f->config->count,
+      .first_packet = latency_summarise(&f->first_packet),
+      .stop_to_end = latency_summarise(&f->stop_to_end),
+      .ack = latency_summarise(&f->ack),
+      .tally = f->tally,
+  };
+  count_devices(f, &g);
+  fleet_report_write(&g, f->config->json, stdout);
 }
 
 /* ---- set-up and the loop ---- */
@@ -333,9 +254,10 @@ static int make_devices(fleet *f) {
     fleet_device *d = &f->devices[i];
     d->fleet = f;
     snprintf(d->id, sizeof d->id, "%s-%u", c->id_prefix, i);
-    d->rng = 0x9E3779B97F4A7C15ULL * (i + 1) ^ (uint64_t)clock_now_ns();
+    uint64_t seed = 0x9E3779B97F4A7C15ULL * (i + 1) ^ (uint64_t)clock_now_ns();
+    fleet_mix_init(&d->mix, seed);
     conn_config cc = {.target = c->server, .device_id = d->id, .backoff_base_ms = 100,
-                      .backoff_cap_ms = 3000, .seed = d->rng};
+                      .backoff_cap_ms = 3000, .seed = seed};
     d->conn = conn_create(f->cq, &cc, &handler, d);
     if (!d->conn) return -1;
     if (c->script) script_exec_init(&d->exec, c->script);

@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <stdbool.h>
 
+#include "fleet/fleet_mix.h"
 #include "script/script.h"
 
 typedef struct fleet_config {
@@ -16,9 +17,7 @@ typedef struct fleet_config {
   unsigned count;
   double ramp_per_s;      /* connections started per second */
   double duration_s;      /* activity after the ramp; with a script, a cap */
-  double play_per_min;    /* random mix: Play presses per device per minute */
-  double mode_per_min;    /* random mix: Mode presses per device per minute */
-  double play_seconds;    /* random mix: Stop this long after Play; 0 = never */
+  mix_rates mix;          /* the random mix, per device */
   const script *script;   /* instead of the mix, when not NULL (borrowed) */
   unsigned late_ms;       /* tolerance of the late-packet rule */
   bool decode;            /* decode audio for real */

@@ -13,7 +13,7 @@ static const char *const watch_names[WATCH_COUNT] = {
     "connected", "disconnected", "stream_start", "stream_end", "ack", "leds",
 };
 
-const char *script_watch_name(script_watch w) { return watch_names[w]; }
+const char *script_watch_name(device_watch w) { return watch_names[w]; }
 
 static int lookup(const char *word, const char *const names[], int n) {
   for (int i = 0; i < n; i++)
@@ -53,7 +53,7 @@ static const char *parse_words(char **w, int n, script_command *c) {
     ms = SCRIPT_DEFAULT_WAIT_FOR_MS;
     if (n == 3 && !cli_parse_long(w[2], 0, 3600000, &ms)) return "bad timeout";
     c->op = SCRIPT_WAIT_FOR;
-    c->watch = (script_watch)watch;
+    c->watch = (device_watch)watch;
     c->ms = (unsigned)ms;
     return NULL;
   }

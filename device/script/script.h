@@ -16,6 +16,8 @@
 
 #include <stddef.h>
 
+#include "hw/hw.h"
+
 typedef enum {
   SCRIPT_CONNECT,
   SCRIPT_DISCONNECT,
@@ -25,21 +27,10 @@ typedef enum {
   SCRIPT_QUIT,
 } script_op;
 
-/* What wait-for can wait for. */
-typedef enum {
-  WATCH_CONNECTED,
-  WATCH_DISCONNECTED,
-  WATCH_STREAM_START,
-  WATCH_STREAM_END,
-  WATCH_ACK,
-  WATCH_LEDS,
-  WATCH_COUNT
-} script_watch;
-
 typedef struct script_command {
   script_op op;
   int button, event;
-  script_watch watch;
+  device_watch watch; /* what wait-for waits for */
   unsigned ms;
   unsigned line;
 } script_command;
@@ -60,6 +51,7 @@ int script_load(const char *path, script *out, char *err, size_t err_len);
 
 void script_free(script *s);
 
-const char *script_watch_name(script_watch w);
+/* A watch as the script language spells it: "stream_start", ... */
+const char *script_watch_name(device_watch w);
 
 #endif

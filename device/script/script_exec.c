@@ -10,7 +10,7 @@ void script_exec_init(script_exec *x, const script *s) {
   x->done = s->count == 0;
 }
 
-void script_exec_notify(script_exec *x, script_watch w) { x->seen[w]++; }
+void script_exec_notify(script_exec *x, device_watch w) { x->seen[w]++; }
 
 /* Runs one command. Returns false when it has to wait. */
 static bool run_one(script_exec *x, const script_command *c, int64_t now, script_act_fn act,

@@ -29,7 +29,7 @@ typedef void (*script_act_fn)(void *ctx, const script_command *c);
 void script_exec_init(script_exec *x, const script *s);
 
 /* `w` happened. */
-void script_exec_notify(script_exec *x, script_watch w);
+void script_exec_notify(script_exec *x, device_watch w);
 
 /* Runs commands until one must wait, calling `act` for each action.
  * Returns when to step again at the latest (INT64_MAX when done); a

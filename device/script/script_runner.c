@@ -82,6 +82,22 @@ static void read_buttons(hw_backend *hw, bool pressed[BUTTON_COUNT]) {
   pthread_mutex_unlock(&r->lock);
 }
 
+static void observe(hw_backend *hw, device_watch what) {
+  script_runner *r = (script_runner *)hw;
+  pthread_mutex_lock(&r->lock);
+  script_exec_notify(&r->exec, what);
+  pthread_cond_broadcast(&r->changed);
+  pthread_mutex_unlock(&r->lock);
+}
+
+static bool failed(hw_backend *hw) {
+  script_runner *r = (script_runner *)hw;
+  pthread_mutex_lock(&r->lock);
+  bool timed_out = r->failed;
+  pthread_mutex_unlock(&r->lock);
+  return timed_out;
+}
+
 static void destroy(hw_backend *hw) {
   script_runner *r = (script_runner *)hw;
   pthread_mutex_lock(&r->lock);
@@ -96,7 +112,13 @@ static void destroy(hw_backend *hw) {
 }
 
 static const hw_ops script_ops = {
-    .start = start, .show_leds = show_leds, .read_buttons = read_buttons, .destroy = destroy};
+    .start = start,
+    .show_leds = show_leds,
+    .read_buttons = read_buttons,
+    .observe = observe,
+    .failed = failed,
+    .destroy = destroy,
+};
 
 hw_backend *script_runner_create(script *s, reporter *rep) {
   script_runner *r = calloc(1, sizeof *r);
@@ -113,20 +135,4 @@ hw_backend *script_runner_create(script *s, reporter *rep) {
   pthread_cond_init(&r->changed, &attr);
   pthread_condattr_destroy(&attr);
   return &r->base;
-}
-
-void script_runner_notify(hw_backend *hw, script_watch watch) {
-  script_runner *r = (script_runner *)hw;
-  pthread_mutex_lock(&r->lock);
-  script_exec_notify(&r->exec, watch);
-  pthread_cond_broadcast(&r->changed);
-  pthread_mutex_unlock(&r->lock);
-}
-
-bool script_runner_failed(hw_backend *hw) {
-  script_runner *r = (script_runner *)hw;
-  pthread_mutex_lock(&r->lock);
-  bool failed = r->failed;
-  pthread_mutex_unlock(&r->lock);
-  return failed;
 }
