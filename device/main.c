@@ -123,8 +123,8 @@ static int run_device(const device_options *o) {
     device_app_config config = {
         .conn = {.target = o->server,
                  .device_id = o->device_id,
-                 .backoff_base_ms = 100,
-                 .backoff_cap_ms = 3000,
+                 .backoff_base_ms = CONN_BACKOFF_BASE_MS,
+                 .backoff_cap_ms = CONN_BACKOFF_CAP_MS,
                  .seed = (uint64_t)clock_now_ns() ^ (uint64_t)getpid()},
         .connect_at_start = o->mode != MODE_SCRIPT,
     };

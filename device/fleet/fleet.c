@@ -256,8 +256,8 @@ static int make_devices(fleet *f) {
     snprintf(d->id, sizeof d->id, "%s-%u", c->id_prefix, i);
     uint64_t seed = 0x9E3779B97F4A7C15ULL * (i + 1) ^ (uint64_t)clock_now_ns();
     fleet_mix_init(&d->mix, seed);
-    conn_config cc = {.target = c->server, .device_id = d->id, .backoff_base_ms = 100,
-                      .backoff_cap_ms = 3000, .seed = seed};
+    conn_config cc = {.target = c->server, .device_id = d->id, .backoff_base_ms = CONN_BACKOFF_BASE_MS,
+                      .backoff_cap_ms = CONN_BACKOFF_CAP_MS, .seed = seed};
     d->conn = conn_create(f->cq, &cc, &handler, d);
     if (!d->conn) return -1;
     if (c->script) script_exec_init(&d->exec, c->script);

@@ -15,6 +15,12 @@
  * connection tells its owner. */
 #include "net/conn_handler.h"
 
+/* The reconnect delay every device uses: attempt n waits a uniform time in
+ * [0, min(cap, base * 2^n)] (full jitter), so a fleet that lost its server
+ * does not come back in step. */
+#define CONN_BACKOFF_BASE_MS 100
+#define CONN_BACKOFF_CAP_MS 3000
+
 typedef struct conn_config {
   const char *target;    /* HOST:PORT */
   const char *device_id; /* copied */
