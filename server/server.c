@@ -109,10 +109,10 @@ static void admit(opal_server *s, call_request *r) {
   }
   switch (r->method) {
   case METHOD_STATUS:
-    devices_attach_status(d, status_call_start(&s->live_calls, r->call, id));
+    devices_attach_status(d, status_call_start(&s->live_calls, r->call));
     break;
   case METHOD_EVENT:
-    devices_attach_event(d, event_call_start(&s->live_calls, r->call, id));
+    devices_attach_event(d, event_call_start(&s->live_calls, r->call));
     break;
   case METHOD_AUDIO:
   default: /* on_call admits only the registered methods */

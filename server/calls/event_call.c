@@ -1,16 +1,14 @@
 #include "calls/event_call.h"
 
 #include <stddef.h>
-#include <stdio.h>
 
 #include "comms.pb-c.h"
-#include "device_id.h"
 #include "log.h"
 #include "pb_buffer.h"
 
 struct event_call {
   rpc_call rpc; /* first: rpc_call_start allocates the whole struct */
-  char device_id[DEVICE_ID_MAX_LEN + 1];
+  const char *device_id; /* the owner's; see event_call_open */
   event_call_button_fn on_button;
 };
 _Static_assert(offsetof(event_call, rpc) == 0, "rpc_call frees the call from its rpc member");
@@ -59,16 +57,15 @@ static void sent(rpc_call *base, bool ok) {
 
 static const rpc_call_behaviour behaviour = {.received = received, .sent = sent};
 
-event_call *event_call_start(rpc_call_list *live, grpc_call *call, const char *device_id) {
+event_call *event_call_start(rpc_call_list *live, grpc_call *call) {
   rpc_call *base = rpc_call_start(live, sizeof(event_call), METHOD_EVENT, &behaviour, call);
-  event_call *c = container_of(base, event_call, rpc);
-  snprintf(c->device_id, sizeof c->device_id, "%s", device_id);
-  return c;
+  return container_of(base, event_call, rpc);
 }
 
 rpc_call *event_call_rpc(event_call *c) { return &c->rpc; }
 
-void event_call_open(event_call *c, event_call_button_fn on_button) {
+void event_call_open(event_call *c, const char *device_id, event_call_button_fn on_button) {
+  c->device_id = device_id;
   c->on_button = on_button;
   rpc_call_receive(&c->rpc);
 }

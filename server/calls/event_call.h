@@ -13,14 +13,14 @@ typedef struct event_call event_call;
  * and says what to ack. */
 typedef bool (*event_call_button_fn)(void *owner, int button, int type);
 
-/* A new EventStream call on `live` for `device_id` (copied, for the log).
- * It owns itself, as every rpc_call does. */
-event_call *event_call_start(rpc_call_list *live, grpc_call *call, const char *device_id);
+/* A new EventStream call on `live`; it owns itself, as every rpc_call does. */
+event_call *event_call_start(rpc_call_list *live, grpc_call *call);
 
 rpc_call *event_call_rpc(event_call *c);
 
 /* Starts reading events once the call has an owner; each button event
- * goes to `on_button`. */
-void event_call_open(event_call *c, event_call_button_fn on_button);
+ * goes to `on_button`. `device_id` labels the log lines; it is borrowed
+ * from the owner and read only while the owner holds the call. */
+void event_call_open(event_call *c, const char *device_id, event_call_button_fn on_button);
 
 #endif

@@ -1,17 +1,15 @@
 #include "calls/status_call.h"
 
 #include <stddef.h>
-#include <stdio.h>
 #include <string.h>
 
 #include "comms.pb-c.h"
-#include "device_id.h"
 #include "log.h"
 #include "pb_buffer.h"
 
 struct status_call {
   rpc_call rpc; /* first: rpc_call_start allocates the whole struct */
-  char device_id[DEVICE_ID_MAX_LEN + 1];
+  const char *device_id; /* the owner's; see status_call_open */
   bool get_owed, set_owed; /* requests not yet sent */
   uint32_t leds[STATUS_CALL_LEDS];
 };
@@ -59,9 +57,12 @@ static void pump(status_call *c) {
   }
 }
 
+/* The device the call serves, for the log. */
+static const char *who(const status_call *c) { return c->rpc.owner ? c->device_id : "?"; }
+
 static void log_response(const status_call *c,
                          const Com__Opalcamera__Test__DeviceStatusResponse *r) {
-  const char *id = c->device_id;
+  const char *id = who(c);
   switch (r->response_case) {
   case COM__OPALCAMERA__TEST__DEVICE_STATUS_RESPONSE__RESPONSE_STATE:
     log_debug("status device=%s reported state battery=%.2f", id,
@@ -81,7 +82,7 @@ static void received(rpc_call *base, grpc_byte_buffer *message) {
   ProtobufCMessage *msg =
       pb_buffer_unpack(&com__opalcamera__test__device_status_response__descriptor, message);
   if (!msg) {
-    log_warn("status device=%s sent a malformed DeviceStatusResponse", c->device_id);
+    log_warn("status device=%s sent a malformed DeviceStatusResponse", who(c));
     rpc_call_finish(base, GRPC_STATUS_INVALID_ARGUMENT, "malformed DeviceStatusResponse message");
     return;
   }
@@ -96,16 +97,16 @@ static void sent(rpc_call *base, bool ok) {
 
 static const rpc_call_behaviour behaviour = {.received = received, .sent = sent};
 
-status_call *status_call_start(rpc_call_list *live, grpc_call *call, const char *device_id) {
+status_call *status_call_start(rpc_call_list *live, grpc_call *call) {
   rpc_call *base = rpc_call_start(live, sizeof(status_call), METHOD_STATUS, &behaviour, call);
-  status_call *c = container_of(base, status_call, rpc);
-  snprintf(c->device_id, sizeof c->device_id, "%s", device_id);
-  return c;
+  return container_of(base, status_call, rpc);
 }
 
 rpc_call *status_call_rpc(status_call *c) { return &c->rpc; }
 
-void status_call_open(status_call *c, const uint32_t leds[STATUS_CALL_LEDS]) {
+void status_call_open(status_call *c, const char *device_id,
+                      const uint32_t leds[STATUS_CALL_LEDS]) {
+  c->device_id = device_id;
   memcpy(c->leds, leds, sizeof c->leds);
   c->get_owed = true;
   c->set_owed = true;

@@ -14,15 +14,17 @@
 
 typedef struct status_call status_call;
 
-/* A new StatusStream call on `live` for `device_id` (copied, for the log).
- * It owns itself, as every rpc_call does. */
-status_call *status_call_start(rpc_call_list *live, grpc_call *call, const char *device_id);
+/* A new StatusStream call on `live`; it owns itself, as every rpc_call does. */
+status_call *status_call_start(rpc_call_list *live, grpc_call *call);
 
 rpc_call *status_call_rpc(status_call *c);
 
-/* Starts talking once the call has an owner: GET, then a SET of `leds`,
- * then listening for answers. */
-void status_call_open(status_call *c, const uint32_t leds[STATUS_CALL_LEDS]);
+/* Starts talking once the call has an owner: GET, then a SET of `leds`
+ * (copied), then listening for answers. `device_id` labels the log lines;
+ * it is borrowed from the owner and read only while the owner holds the
+ * call. */
+void status_call_open(status_call *c, const char *device_id,
+                      const uint32_t leds[STATUS_CALL_LEDS]);
 
 /* The LEDs to show now (copied): a SET of them goes out when the stream is
  * free, with whatever they are by then. */

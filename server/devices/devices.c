@@ -121,7 +121,7 @@ static bool on_button(void *owner, int button, int type) {
   return o.ack;
 }
 
-static void on_audio_free(void *owner) { pump(owner); }
+static void on_audio_free_to_send(void *owner) { pump(owner); }
 
 /* ---- Calls attaching and closing ---- */
 
@@ -203,17 +203,17 @@ void devices_attach_status(device *d, status_call *c) {
   d->status = c;
   uint32_t leds[LED_PATTERN_COUNT];
   current_leds(d, leds);
-  status_call_open(c, leds);
+  status_call_open(c, d->id, leds);
 }
 
 void devices_attach_event(device *d, event_call *c) {
   take_over(d, event_call_rpc(c));
   d->event = c;
-  event_call_open(c, on_button);
+  event_call_open(c, d->id, on_button);
 }
 
 void devices_attach_audio(device *d, audio_call *c) {
   take_over(d, audio_call_rpc(c));
   d->audio = c;
-  audio_call_open(c, on_audio_free);
+  audio_call_open(c, on_audio_free_to_send);
 }
