@@ -8,16 +8,13 @@
 #include <unistd.h>
 
 #include "calls/audio_call.h"
+#include "calls/event_call.h"
+#include "calls/status_call.h"
 #include "clock.h"
 #include "cq_loop.h"
-#include "devices/device.h"
 #include "device_id.h"
-#include "calls/event_call.h"
 #include "log.h"
 #include "metadata.h"
-#include "devices/playback.h"
-#include "calls/status_call.h"
-#include "wire.h"
 
 /* Pacing granularity: packets are 20 ms, the lead is ~150 ms. */
 #define TICK_NS (10 * NS_PER_MS)
@@ -27,18 +24,15 @@
 /* Requests kept posted per method: calls arriving meanwhile queue up. */
 #define REQUESTS_PER_METHOD 8
 
-static const rpc_call_behaviour *const behaviours[CALL_KIND_COUNT] = {
-    [CALL_STATUS] = &status_call_behaviour,
-    [CALL_EVENT] = &event_call_behaviour,
-    [CALL_AUDIO] = &audio_call_behaviour,
-};
+/* The method of a request for calls to any method not registered. */
+#define ANY_OTHER_METHOD METHOD_COUNT
 
-/* A posted request for the next incoming call of one method (or, for
- * CALL_UNKNOWN, of any method not registered). */
+/* A posted request for the next incoming call of one method (or of any
+ * other method). */
 typedef struct call_request {
   loop_op op;
   opal_server *server;
-  call_kind kind;
+  wire_method method;
   grpc_call *call;
   gpr_timespec deadline;
   grpc_metadata_array metadata;
@@ -54,14 +48,14 @@ static void post_request(call_request *r) {
   r->payload = NULL;
   grpc_metadata_array_init(&r->metadata);
   grpc_call_error rc;
-  if (r->kind == CALL_UNKNOWN) {
+  if (r->method == ANY_OTHER_METHOD) {
     grpc_call_details_init(&r->details);
     rc = grpc_server_request_call(s->grpc, &r->call, &r->details, &r->metadata, s->cq,
                                   s->cq, &r->op);
   } else {
     rc = grpc_server_request_registered_call(
-        s->grpc, s->methods[r->kind], &r->call, &r->deadline, &r->metadata,
-        r->kind == CALL_AUDIO ? &r->payload : NULL, s->cq, s->cq, &r->op);
+        s->grpc, s->methods[r->method], &r->call, &r->deadline, &r->metadata,
+        r->method == METHOD_AUDIO ? &r->payload : NULL, s->cq, s->cq, &r->op);
   }
   if (rc != GRPC_CALL_OK) {
     log_error("cannot wait for calls: grpc error %d", (int)rc);
@@ -71,13 +65,13 @@ static void post_request(call_request *r) {
 
 static void release_request(call_request *r) {
   grpc_metadata_array_destroy(&r->metadata);
-  if (r->kind == CALL_UNKNOWN) grpc_call_details_destroy(&r->details);
+  if (r->method == ANY_OTHER_METHOD) grpc_call_details_destroy(&r->details);
   if (r->payload) grpc_byte_buffer_destroy(r->payload);
 }
 
-static void reject(opal_server *s, grpc_call *call, call_kind kind,
+static void reject(opal_server *s, grpc_call *call, wire_method method,
                    grpc_status_code code, const char *details) {
-  rpc_call *c = rpc_call_start(s, kind, NULL, call);
+  rpc_call *c = rpc_call_start(&s->live_calls, sizeof(rpc_call), method, NULL, call);
   log_warn("rejected call peer=%s: %s", c->peer, details);
   rpc_call_finish(c, code, details);
 }
@@ -100,36 +94,43 @@ static void admit(opal_server *s, call_request *r) {
   char id[DEVICE_ID_MAX_LEN + 1];
   const char *problem = take_device_id(&r->metadata, id);
   if (problem) {
-    reject(s, r->call, r->kind, GRPC_STATUS_INVALID_ARGUMENT, problem);
+    reject(s, r->call, r->method, GRPC_STATUS_INVALID_ARGUMENT, problem);
     return;
   }
-  if (r->kind == CALL_AUDIO && (problem = audio_call_check_request(r->payload))) {
-    reject(s, r->call, r->kind, GRPC_STATUS_INVALID_ARGUMENT, problem);
+  if (r->method == METHOD_AUDIO && (problem = audio_call_check_request(r->payload))) {
+    reject(s, r->call, r->method, GRPC_STATUS_INVALID_ARGUMENT, problem);
     return;
   }
-  device *d = registry_get(&s->devices, id);
+  device *d = devices_get(&s->devices, id);
   if (!d) {
-    reject(s, r->call, r->kind, GRPC_STATUS_RESOURCE_EXHAUSTED,
+    reject(s, r->call, r->method, GRPC_STATUS_RESOURCE_EXHAUSTED,
            "too many devices connected (or server out of memory)");
     return;
   }
-  rpc_call *c = rpc_call_start(s, r->kind, behaviours[r->kind], r->call);
-  device_attach(d, c);
-  if (r->kind == CALL_STATUS) status_call_open(c);
-  if (r->kind == CALL_EVENT) event_call_open(c);
+  switch (r->method) {
+  case METHOD_STATUS:
+    devices_attach_status(d, status_call_start(&s->live_calls, r->call));
+    break;
+  case METHOD_EVENT:
+    devices_attach_event(d, event_call_start(&s->live_calls, r->call));
+    break;
+  case METHOD_AUDIO:
+  default: /* on_call admits only the registered methods */
+    devices_attach_audio(d, audio_call_start(&s->live_calls, r->call));
+  }
 }
 
 static void on_call(loop_op *op, bool ok) {
   call_request *r = container_of(op, call_request, op);
   opal_server *s = r->server;
   if (ok && s->stopping) {
-    reject(s, r->call, r->kind, GRPC_STATUS_UNAVAILABLE, "server shutting down");
-  } else if (ok && r->kind == CALL_UNKNOWN) {
+    reject(s, r->call, r->method, GRPC_STATUS_UNAVAILABLE, "server shutting down");
+  } else if (ok && r->method == ANY_OTHER_METHOD) {
     char what[300];
     int len = (int)GRPC_SLICE_LENGTH(r->details.method);
     snprintf(what, sizeof what, "method %.*s is not implemented", len > 256 ? 256 : len,
              (const char *)GRPC_SLICE_START_PTR(r->details.method));
-    reject(s, r->call, r->kind, GRPC_STATUS_UNIMPLEMENTED, what);
+    reject(s, r->call, r->method, GRPC_STATUS_UNIMPLEMENTED, what);
   } else if (ok) {
     admit(s, r);
   }
@@ -141,13 +142,13 @@ static void on_call(loop_op *op, bool ok) {
   else free(r);
 }
 
-static void add_requests(opal_server *s, call_kind kind, int n) {
+static void add_requests(opal_server *s, wire_method method, int n) {
   for (int i = 0; i < n; i++) {
     call_request *r = calloc(1, sizeof *r);
     if (!r) abort(); /* at start-up: nothing to serve with */
     r->op.fn = on_call;
     r->server = s;
-    r->kind = kind;
+    r->method = method;
     post_request(r);
   }
 }
@@ -189,15 +190,15 @@ int server_start(opal_server *s, const server_config *config, char *err, size_t 
   memset(s, 0, sizeof *s);
   s->config = *config;
   s->shutdown_op.fn = on_shutdown;
-  s->devices.limit = SERVER_MAX_DEVICES;
+  devices_init(&s->devices, config->sounds, config->lead_ns, SERVER_MAX_DEVICES);
   s->grpc = grpc_server_create(make_args(), NULL);
   s->cq = grpc_completion_queue_create_for_next(NULL);
   grpc_server_register_completion_queue(s->grpc, s->cq, NULL);
-  for (int k = 0; k < CALL_KIND_COUNT; k++) {
-    s->methods[k] = grpc_server_register_method(
-        s->grpc, wire_method_path((wire_method)k), NULL,
-        k == CALL_AUDIO ? GRPC_SRM_PAYLOAD_READ_INITIAL_BYTE_BUFFER : GRPC_SRM_PAYLOAD_NONE, 0);
-    if (!s->methods[k]) abort(); /* only a duplicate path fails: a bug here */
+  for (int m = 0; m < METHOD_COUNT; m++) {
+    s->methods[m] = grpc_server_register_method(
+        s->grpc, wire_method_path((wire_method)m), NULL,
+        m == METHOD_AUDIO ? GRPC_SRM_PAYLOAD_READ_INITIAL_BYTE_BUFFER : GRPC_SRM_PAYLOAD_NONE, 0);
+    if (!s->methods[m]) abort(); /* only a duplicate path fails: a bug here */
   }
   grpc_server_credentials *creds = grpc_insecure_server_credentials_create();
   s->port = grpc_server_add_http2_port(s->grpc, config->listen, creds);
@@ -210,8 +211,8 @@ int server_start(opal_server *s, const server_config *config, char *err, size_t 
     return -1;
   }
   grpc_server_start(s->grpc);
-  for (int k = 0; k < CALL_KIND_COUNT; k++) add_requests(s, (call_kind)k, REQUESTS_PER_METHOD);
-  add_requests(s, CALL_UNKNOWN, 1);
+  for (int m = 0; m < METHOD_COUNT; m++) add_requests(s, (wire_method)m, REQUESTS_PER_METHOD);
+  add_requests(s, ANY_OTHER_METHOD, 1);
   char where[300];
   describe_address(config->listen, s->port, where, sizeof where);
   log_info("listening on %s (lead %lld ms, %u modes)", where,
@@ -220,33 +221,32 @@ int server_start(opal_server *s, const server_config *config, char *err, size_t 
 }
 
 static void begin_shutdown(opal_server *s) {
-  log_info("shutting down: ending %zu calls", s->live_call_count);
+  log_info("shutting down: ending %zu calls", s->live_calls.count);
   s->stopping = true;
-  for (rpc_call *c = s->live_calls; c; c = c->next)
-    rpc_call_abort(c, GRPC_STATUS_UNAVAILABLE, "server shutting down");
+  rpc_call_list_abort(&s->live_calls, GRPC_STATUS_UNAVAILABLE, "server shutting down");
   grpc_server_shutdown_and_notify(s->grpc, s->cq, &s->shutdown_op);
   grpc_server_cancel_all_calls(s->grpc);
 }
 
 void server_run(opal_server *s, volatile sig_atomic_t *stop_requested) {
   int64_t next_tick = clock_now_ns() + TICK_NS;
-  while (!(s->stopping && s->shutdown_done && s->live_call_count == 0)) {
-    cq_loop_run_one(s->cq, s->playing ? next_tick : clock_now_ns() + IDLE_WAIT_NS);
+  while (!(s->stopping && s->shutdown_done && s->live_calls.count == 0)) {
+    cq_loop_run_one(s->cq, devices_playing(&s->devices) ? next_tick : clock_now_ns() + IDLE_WAIT_NS);
     if (*stop_requested && !s->stopping) begin_shutdown(s);
     if (*stop_requested > 1) {
       /* A second signal: the user will not wait for calls to close. */
-      log_warn("second stop signal: exiting without waiting for %zu calls", s->live_call_count);
+      log_warn("second stop signal: exiting without waiting for %zu calls", s->live_calls.count);
       _exit(1);
     }
     /* Checked after every event, so a busy queue cannot starve pacing. */
     int64_t now = clock_now_ns();
     if (now >= next_tick) {
-      playback_tick(s);
+      devices_tick(&s->devices);
       next_tick = now + TICK_NS;
     }
   }
   grpc_server_destroy(s->grpc);
   cq_loop_destroy(s->cq);
-  registry_clear(&s->devices);
+  devices_clear(&s->devices);
   log_info("stopped");
 }

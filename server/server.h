@@ -8,10 +8,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "devices/devices.h"
 #include "loop_op.h"
-#include "devices/registry.h"
 #include "rpc/rpc_call.h"
 #include "sounds/sound_library.h"
+#include "wire.h"
 
 /* Messages the server accepts; anything larger fails its call with
  * RESOURCE_EXHAUSTED. The largest legal message is a DeviceStatus (~80 B). */
@@ -30,13 +31,11 @@ typedef struct opal_server {
   server_config config;
   grpc_server *grpc;
   grpc_completion_queue *cq;
-  void *methods[CALL_KIND_COUNT]; /* registered method handles */
-  int port;                       /* the port actually bound */
+  void *methods[METHOD_COUNT]; /* registered method handles */
+  int port;                    /* the port actually bound */
 
-  registry devices;
-  rpc_call *live_calls; /* every call not yet freed */
-  size_t live_call_count;
-  struct device *playing; /* devices with a sound in progress */
+  devices devices;
+  rpc_call_list live_calls; /* every call not yet freed */
 
   bool stopping;
   bool shutdown_done;

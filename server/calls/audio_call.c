@@ -1,9 +1,16 @@
 #include "calls/audio_call.h"
 
+#include <stddef.h>
+
 #include "comms.pb-c.h"
-#include "devices/device.h"
 #include "pb_buffer.h"
-#include "devices/playback.h"
+#include "sounds/audio_packet.h"
+
+struct audio_call {
+  rpc_call rpc; /* first: rpc_call_start allocates the whole struct */
+  audio_call_free_fn free_to_send;
+};
+_Static_assert(offsetof(audio_call, rpc) == 0, "rpc_call frees the call from its rpc member");
 
 const char *audio_call_check_request(grpc_byte_buffer *request) {
   if (!request) return "ServerAudioStream needs an AudioStreamRequest";
@@ -16,8 +23,27 @@ const char *audio_call_check_request(grpc_byte_buffer *request) {
   return start ? NULL : "AudioStreamRequest.start must be true";
 }
 
-static void sent(rpc_call *c, bool ok) {
-  if (ok && c->device) playback_pump(c->device);
+static void sent(rpc_call *base, bool ok) {
+  audio_call *c = container_of(base, audio_call, rpc);
+  if (ok && base->owner && c->free_to_send) c->free_to_send(base->owner);
 }
 
-const rpc_call_behaviour audio_call_behaviour = {.sent = sent};
+static const rpc_call_behaviour behaviour = {.sent = sent};
+
+audio_call *audio_call_start(rpc_call_list *live, grpc_call *call) {
+  rpc_call *base = rpc_call_start(live, sizeof(audio_call), METHOD_AUDIO, &behaviour, call);
+  return container_of(base, audio_call, rpc);
+}
+
+rpc_call *audio_call_rpc(audio_call *c) { return &c->rpc; }
+
+void audio_call_open(audio_call *c, audio_call_free_fn free_to_send) {
+  c->free_to_send = free_to_send;
+}
+
+bool audio_call_can_send(const audio_call *c) { return rpc_call_can_send(&c->rpc); }
+
+void audio_call_send_packet(audio_call *c, const uint8_t *data, size_t size, bool is_start,
+                            bool is_end) {
+  rpc_call_send(&c->rpc, audio_packet_buffer(data, size, is_start, is_end));
+}

@@ -1,13 +1,26 @@
-/* EventStream: one button event in, its effect applied, one ack out, in
+/* EventStream: one button event in, handed to the owner, one ack out, in
  * order. The next event is read only after the ack is sent. */
 #ifndef OPAL_EVENT_CALL_H
 #define OPAL_EVENT_CALL_H
 
+#include <stdbool.h>
+
 #include "rpc/rpc_call.h"
 
-extern const rpc_call_behaviour event_call_behaviour;
+typedef struct event_call event_call;
 
-/* Starts reading events on a freshly attached event call. */
-void event_call_open(rpc_call *c);
+/* The owner acts on one button event (raw ButtonEvent values, unchecked)
+ * and says what to ack. */
+typedef bool (*event_call_button_fn)(void *owner, int button, int type);
+
+/* A new EventStream call on `live`; it owns itself, as every rpc_call does. */
+event_call *event_call_start(rpc_call_list *live, grpc_call *call);
+
+rpc_call *event_call_rpc(event_call *c);
+
+/* Starts reading events once the call has an owner; each button event
+ * goes to `on_button`. `device_id` labels the log lines; it is borrowed
+ * from the owner and read only while the owner holds the call. */
+void event_call_open(event_call *c, const char *device_id, event_call_button_fn on_button);
 
 #endif

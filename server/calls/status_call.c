@@ -1,33 +1,35 @@
 #include "calls/status_call.h"
 
+#include <stddef.h>
 #include <string.h>
 
 #include "comms.pb-c.h"
-#include "devices/led_pattern.h"
 #include "log.h"
 #include "pb_buffer.h"
-#include "sounds/sound_library.h"
 
-_Static_assert(SOUND_LIBRARY_MAX_MODES <= LED_PATTERN_MAX_MODES,
-               "every mode the server can load needs an LED pattern of its own");
+struct status_call {
+  rpc_call rpc; /* first: rpc_call_start allocates the whole struct */
+  const char *device_id; /* the owner's; see status_call_open */
+  bool get_owed, set_owed; /* requests not yet sent */
+  uint32_t leds[STATUS_CALL_LEDS];
+};
+_Static_assert(offsetof(status_call, rpc) == 0, "rpc_call frees the call from its rpc member");
 
-static void send_get(rpc_call *c) {
+static void send_get(status_call *c) {
   Com__Opalcamera__Test__DeviceStatusRequest req =
       COM__OPALCAMERA__TEST__DEVICE_STATUS_REQUEST__INIT;
   req.request_case = COM__OPALCAMERA__TEST__DEVICE_STATUS_REQUEST__REQUEST_GET;
   req.get = 1;
-  rpc_call_send(c, pb_buffer_pack(&req.base));
+  rpc_call_send(&c->rpc, pb_buffer_pack(&req.base));
 }
 
 /* Every SET carries all of led_1..led_5: the exercise client blanks any LED
- * a SET leaves out. led_0 is the device's own. */
-static void send_set(rpc_call *c, const device *d) {
-  uint32_t leds[LED_PATTERN_COUNT];
-  led_pattern(d->state.mode, d->state.playing, leds);
-  Com__Opalcamera__Test__RGBAColor colours[LED_PATTERN_COUNT];
-  for (int i = 0; i < LED_PATTERN_COUNT; i++) {
+ * a SET leaves out. */
+static void send_set(status_call *c) {
+  Com__Opalcamera__Test__RGBAColor colours[STATUS_CALL_LEDS];
+  for (int i = 0; i < STATUS_CALL_LEDS; i++) {
     com__opalcamera__test__rgbacolor__init(&colours[i]);
-    colours[i].rgba = leds[i];
+    colours[i].rgba = c->leds[i];
   }
   Com__Opalcamera__Test__DeviceStatusSet set = COM__OPALCAMERA__TEST__DEVICE_STATUS_SET__INIT;
   set.led_1 = &colours[0];
@@ -39,39 +41,28 @@ static void send_set(rpc_call *c, const device *d) {
       COM__OPALCAMERA__TEST__DEVICE_STATUS_REQUEST__INIT;
   req.request_case = COM__OPALCAMERA__TEST__DEVICE_STATUS_REQUEST__REQUEST_SET;
   req.set = &set;
-  rpc_call_send(c, pb_buffer_pack(&req.base));
+  rpc_call_send(&c->rpc, pb_buffer_pack(&req.base));
 }
 
-/* Sends the next owed request. A SET reads the state when it goes out, so
+/* Sends the next owed request. A SET reads the LEDs when it goes out, so
  * changes made while a send was in flight collapse into one SET. */
-static void pump(rpc_call *c) {
-  if (!c->device || !rpc_call_can_send(c)) return;
+static void pump(status_call *c) {
+  if (!c->rpc.owner || !rpc_call_can_send(&c->rpc)) return;
   if (c->get_owed) {
     c->get_owed = false;
     send_get(c);
   } else if (c->set_owed) {
     c->set_owed = false;
-    send_set(c, c->device);
+    send_set(c);
   }
 }
 
-void status_call_open(rpc_call *c) {
-  c->get_owed = true;
-  c->set_owed = true;
-  pump(c);
-  rpc_call_receive(c);
-}
+/* The device the call serves, for the log. */
+static const char *who(const status_call *c) { return c->rpc.owner ? c->device_id : "?"; }
 
-void status_call_leds_changed(device *d) {
-  rpc_call *c = d->calls[CALL_STATUS];
-  if (!c) return;
-  c->set_owed = true;
-  pump(c);
-}
-
-static void log_response(const rpc_call *c,
+static void log_response(const status_call *c,
                          const Com__Opalcamera__Test__DeviceStatusResponse *r) {
-  const char *id = c->device ? c->device->id : "?";
+  const char *id = who(c);
   switch (r->response_case) {
   case COM__OPALCAMERA__TEST__DEVICE_STATUS_RESPONSE__RESPONSE_STATE:
     log_debug("status device=%s reported state battery=%.2f", id,
@@ -86,24 +77,45 @@ static void log_response(const rpc_call *c,
   }
 }
 
-static void received(rpc_call *c, grpc_byte_buffer *message) {
+static void received(rpc_call *base, grpc_byte_buffer *message) {
+  status_call *c = container_of(base, status_call, rpc);
   ProtobufCMessage *msg =
       pb_buffer_unpack(&com__opalcamera__test__device_status_response__descriptor, message);
   if (!msg) {
-    log_warn("status device=%s sent a malformed DeviceStatusResponse",
-             c->device ? c->device->id : "?");
-    rpc_call_finish(c, GRPC_STATUS_INVALID_ARGUMENT,
-                    "malformed DeviceStatusResponse message");
+    log_warn("status device=%s sent a malformed DeviceStatusResponse", who(c));
+    rpc_call_finish(base, GRPC_STATUS_INVALID_ARGUMENT, "malformed DeviceStatusResponse message");
     return;
   }
   log_response(c, (const Com__Opalcamera__Test__DeviceStatusResponse *)msg);
   protobuf_c_message_free_unpacked(msg, NULL);
-  rpc_call_receive(c);
+  rpc_call_receive(base);
 }
 
-static void sent(rpc_call *c, bool ok) {
-  if (ok) pump(c);
+static void sent(rpc_call *base, bool ok) {
+  if (ok) pump(container_of(base, status_call, rpc));
 }
 
-const rpc_call_behaviour status_call_behaviour = {
-    .received = received, .sent = sent};
+static const rpc_call_behaviour behaviour = {.received = received, .sent = sent};
+
+status_call *status_call_start(rpc_call_list *live, grpc_call *call) {
+  rpc_call *base = rpc_call_start(live, sizeof(status_call), METHOD_STATUS, &behaviour, call);
+  return container_of(base, status_call, rpc);
+}
+
+rpc_call *status_call_rpc(status_call *c) { return &c->rpc; }
+
+void status_call_open(status_call *c, const char *device_id,
+                      const uint32_t leds[STATUS_CALL_LEDS]) {
+  c->device_id = device_id;
+  memcpy(c->leds, leds, sizeof c->leds);
+  c->get_owed = true;
+  c->set_owed = true;
+  pump(c);
+  rpc_call_receive(&c->rpc);
+}
+
+void status_call_show(status_call *c, const uint32_t leds[STATUS_CALL_LEDS]) {
+  memcpy(c->leds, leds, sizeof c->leds);
+  c->set_owed = true;
+  pump(c);
+}

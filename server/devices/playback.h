@@ -1,26 +1,55 @@
-/* Sounds in progress: starting, ending and pacing them into a device's
- * audio call. Every playing device is on the server's `playing` list and is
- * pumped on each loop tick and after each completed send. */
+/* One device's sounds in progress: the one playing and the stopped one
+ * that still owes its is_end, paced into an audio call. Playback sends and
+ * logs; it never changes the device's state. When a sound is over it says
+ * so, and the caller runs the state machine. */
 #ifndef OPAL_PLAYBACK_H
 #define OPAL_PLAYBACK_H
 
-#include "devices/device.h"
-#include "server.h"
+#include <stdbool.h>
+#include <stdint.h>
 
-/* Starts the device's current mode's sound from its first packet. */
-void playback_start(device *d);
+#include "calls/audio_call.h"
+#include "packet_digest.h"
+#include "sounds/sound.h"
 
-/* Ends the sound in progress: its next packet goes out as is_end, ahead of
- * anything else, and nothing more of it. `reason` is for the log. */
-void playback_end(device *d, const char *reason);
+/* A sound being sent: a cursor into a shared packet list, and what the
+ * device has been sent of it (logged, with its digest, at the end). */
+typedef struct sound_cursor {
+  const sound *sound; /* borrowed from the sound library; NULL when none */
+  unsigned mode;
+  size_t next; /* the next packet to send */
+  packet_digest sent;
+} sound_cursor;
 
-/* The audio call went away: forget the sound, nothing more can be sent. */
-void playback_abandon(device *d, const char *reason);
+typedef struct playback {
+  sound_cursor current;
+  int64_t start_ns; /* when the current sound's packet 0 was due, before the lead */
+  /* A stopped or preempted sound still owes the device its is_end packet,
+   * sent before anything else. */
+  sound_cursor ending;
+  const char *ending_reason; /* a string literal */
+} playback;
 
-/* Sends what is due on the device's audio call, if the call is free. */
-void playback_pump(device *d);
+/* `device_id` in every function below labels the log lines. */
 
-/* Pumps every playing device; called on each loop tick. */
-void playback_tick(opal_server *s);
+/* Starts `s` (mode `mode`'s sound) from its first packet at `now_ns`.
+ * Nothing is sent until playback_pump. */
+void playback_start(playback *p, const char *device_id, const sound *s, unsigned mode,
+                    int64_t now_ns);
+
+/* Ends the current sound: its next packet is owed as is_end, ahead of
+ * anything else, and nothing more of it. A sound that sent nothing yet is
+ * dropped silently. `reason` is a string literal, for the log. */
+void playback_end(playback *p, const char *device_id, const char *reason);
+
+/* The audio call went away: forget every sound, nothing more can be sent.
+ * True when a sound was playing, so the sound is over. */
+bool playback_abandon(playback *p, const char *device_id, const char *reason);
+
+/* Sends on `c` what is due at `now_ns` (the owed is_end first), if `c` is
+ * free. True when that was the current sound's last packet: the sound is
+ * over. */
+bool playback_pump(playback *p, const char *device_id, audio_call *c, int64_t lead_ns,
+                   int64_t now_ns);
 
 #endif

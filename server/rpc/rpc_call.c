@@ -4,28 +4,28 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "devices/device.h"
 #include "log.h"
-#include "server.h"
 
-static void track(opal_server *s, rpc_call *c) {
-  c->next = s->live_calls;
-  if (s->live_calls) s->live_calls->prev = c;
-  s->live_calls = c;
-  s->live_call_count++;
+static void track(rpc_call_list *live, rpc_call *c) {
+  c->live = live;
+  c->next = live->head;
+  if (live->head) live->head->prev = c;
+  live->head = c;
+  live->count++;
 }
 
-static void untrack(opal_server *s, rpc_call *c) {
+static void untrack(rpc_call *c) {
+  rpc_call_list *live = c->live;
   if (c->prev) c->prev->next = c->next;
-  else s->live_calls = c->next;
+  else live->head = c->next;
   if (c->next) c->next->prev = c->prev;
-  s->live_call_count--;
+  live->count--;
 }
 
 /* Frees the call once it is over and gRPC holds no tag of ours. */
 static void release_if_done(rpc_call *c) {
   if (!c->closed || c->pending > 0) return;
-  untrack(c->server, c);
+  untrack(c);
   grpc_call_unref(c->call);
   gpr_free(c->peer);
   free(c);
@@ -46,8 +46,8 @@ static void on_close(loop_op *op, bool ok) {
   rpc_call *c = container_of(op, rpc_call, close_op);
   c->pending--;
   c->closed = true;
-  log_debug("call closed peer=%s kind=%d cancelled=%d", c->peer, (int)c->kind, c->cancelled);
-  if (c->device) device_detach(c->device, c);
+  log_debug("call closed peer=%s kind=%d cancelled=%d", c->peer, (int)c->method, c->cancelled);
+  if (c->owner && c->on_closed) c->on_closed(c->owner, c);
   release_if_done(c);
 }
 
@@ -91,21 +91,21 @@ static void on_status(loop_op *op, bool ok) {
   release_if_done(c);
 }
 
-rpc_call *rpc_call_start(opal_server *server, call_kind kind,
+rpc_call *rpc_call_start(rpc_call_list *live, size_t size, wire_method method,
                          const rpc_call_behaviour *behaviour, grpc_call *call) {
-  rpc_call *c = calloc(1, sizeof *c);
+  if (size < sizeof(rpc_call)) abort(); /* a kind's struct starts with one */
+  rpc_call *c = calloc(1, size);
   if (!c) abort(); /* no sensible way to serve on without memory */
-  c->kind = kind;
+  c->method = method;
   c->behaviour = behaviour;
   c->call = call;
-  c->server = server;
   c->peer = grpc_call_get_peer(call);
   c->close_op.fn = on_close;
   c->meta_op.fn = on_meta;
   c->send_op.fn = on_send;
   c->recv_op.fn = on_recv;
   c->status_op.fn = on_status;
-  track(server, c);
+  track(live, c);
 
   grpc_op close = {.op = GRPC_OP_RECV_CLOSE_ON_SERVER};
   close.data.recv_close_on_server.cancelled = &c->cancelled;
@@ -115,6 +115,11 @@ rpc_call *rpc_call_start(opal_server *server, call_kind kind,
   grpc_op meta = {.op = GRPC_OP_SEND_INITIAL_METADATA};
   start_batch(c, &meta, 1, &c->meta_op);
   return c;
+}
+
+void rpc_call_set_owner(rpc_call *c, void *owner, rpc_call_closed_fn closed) {
+  c->owner = owner;
+  c->on_closed = closed;
 }
 
 bool rpc_call_can_send(const rpc_call *c) {
@@ -157,4 +162,8 @@ void rpc_call_abort(rpc_call *c, grpc_status_code code, const char *details) {
   if (c->closed || c->status_sent) return;
   c->status_sent = true;
   grpc_call_cancel_with_status(c->call, code, details, NULL);
+}
+
+void rpc_call_list_abort(rpc_call_list *live, grpc_status_code code, const char *details) {
+  for (rpc_call *c = live->head; c; c = c->next) rpc_call_abort(c, code, details);
 }

@@ -1,27 +1,28 @@
-/* One server-side gRPC call and the batches in flight on it.
+/* One server-side gRPC call and the batches in flight on it. This layer
+ * knows gRPC and nothing of what a call is for: a kind of call (calls/)
+ * embeds an rpc_call as its first member and supplies a behaviour, and
+ * whoever the call serves (its owner) hears of its close by callback.
  *
- * Lifetime: the call object is created when gRPC delivers a call and is
- * freed by itself once the call has closed (RECV_CLOSE_ON_SERVER completed)
- * and no batch is in flight, so code holding an rpc_call pointer must drop
- * it in the `closed` callback. At most one send and one receive are in
- * flight at a time, as gRPC requires. */
+ * Lifetime: the call allocates itself in rpc_call_start and frees itself
+ * once it has closed (RECV_CLOSE_ON_SERVER completed) and no batch is in
+ * flight. Its owner must drop every pointer to it in the `closed` callback,
+ * which runs before that. At most one send and one receive are in flight at
+ * a time, as gRPC requires. */
 #ifndef OPAL_RPC_CALL_H
 #define OPAL_RPC_CALL_H
 
 #include <grpc/grpc.h>
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "loop_op.h"
+#include "wire.h"
 
-typedef enum { CALL_STATUS, CALL_EVENT, CALL_AUDIO, CALL_KIND_COUNT, CALL_UNKNOWN } call_kind;
-
-struct opal_server;
-struct device;
 typedef struct rpc_call rpc_call;
 
 /* What a kind of call does when its operations complete. Either may be
- * NULL. When the client half-closes, the call is finished with OK; when a
- * call is over, it is detached from its device: neither needs a callback. */
+ * NULL. When the client half-closes, the call is finished with OK without
+ * asking the behaviour. Neither runs once the call has closed. */
 typedef struct rpc_call_behaviour {
   /* A message arrived (borrowed; destroyed after the callback). */
   void (*received)(rpc_call *c, grpc_byte_buffer *message);
@@ -29,13 +30,25 @@ typedef struct rpc_call_behaviour {
   void (*sent)(rpc_call *c, bool ok);
 } rpc_call_behaviour;
 
+/* The call closed: the owner lets go of it (the call is freed soon after). */
+typedef void (*rpc_call_closed_fn)(void *owner, rpc_call *c);
+
+/* Every call not yet freed, so that shutdown can end them and wait for
+ * them. The list owns nothing: each call frees itself and leaves it. */
+typedef struct rpc_call_list {
+  rpc_call *head;
+  size_t count;
+} rpc_call_list;
+
+/* The fields are this layer's; others only read `method`, `peer` and `owner`. */
 struct rpc_call {
-  call_kind kind;
+  wire_method method; /* METHOD_COUNT for a method not registered */
   const rpc_call_behaviour *behaviour;
   grpc_call *call;
-  struct opal_server *server;
-  struct device *device; /* NULL when rejected or detached */
-  char *peer;            /* "ipv4:127.0.0.1:5000", owned */
+  char *peer; /* "ipv4:127.0.0.1:5000", owned */
+
+  void *owner; /* whom the call serves, or NULL; borrowed */
+  rpc_call_closed_fn on_closed;
 
   int pending; /* batches started, not yet completed */
   bool closed, sending, receiving, status_sent;
@@ -43,17 +56,20 @@ struct rpc_call {
   grpc_byte_buffer *send_buffer, *recv_buffer;
   loop_op close_op, meta_op, send_op, recv_op, status_op;
 
-  /* Per-kind state. */
-  bool get_owed, set_owed; /* CALL_STATUS: requests not yet sent */
-
-  rpc_call *prev, *next; /* the server's list of live calls */
+  rpc_call_list *live;
+  rpc_call *prev, *next; /* on `live` */
 };
 
-/* Takes ownership of `call`, sends its initial metadata and starts
- * watching for its end. `behaviour` may be NULL for a call that is only
- * going to be rejected with rpc_call_finish. */
-rpc_call *rpc_call_start(struct opal_server *server, call_kind kind,
+/* Allocates `size` bytes (at least sizeof(rpc_call): a kind's struct that
+ * starts with an rpc_call), puts the call on `live`, takes ownership of
+ * `call`, sends its initial metadata and starts watching for its end.
+ * `behaviour` may be NULL for a call that is only going to be rejected
+ * with rpc_call_finish. The call owns itself: see the lifetime above. */
+rpc_call *rpc_call_start(rpc_call_list *live, size_t size, wire_method method,
                          const rpc_call_behaviour *behaviour, grpc_call *call);
+
+/* Makes `owner` the one told when the call closes; NULL, NULL lets go. */
+void rpc_call_set_owner(rpc_call *c, void *owner, rpc_call_closed_fn closed);
 
 /* True when a send can start now. */
 bool rpc_call_can_send(const rpc_call *c);
@@ -72,5 +88,8 @@ void rpc_call_finish(rpc_call *c, grpc_status_code code, const char *details);
 /* Ends the call at once, even with operations in flight (takeover,
  * shutdown); the peer sees `code` and `details`. */
 void rpc_call_abort(rpc_call *c, grpc_status_code code, const char *details);
+
+/* Aborts every call on `live` (shutdown). */
+void rpc_call_list_abort(rpc_call_list *live, grpc_status_code code, const char *details);
 
 #endif

@@ -1,0 +1,219 @@
+#include "devices/devices.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "clock.h"
+#include "devices/led_pattern.h"
+#include "log.h"
+
+_Static_assert(SOUND_LIBRARY_MAX_MODES <= LED_PATTERN_MAX_MODES,
+               "every mode the server can load needs an LED pattern of its own");
+_Static_assert(LED_PATTERN_COUNT == STATUS_CALL_LEDS,
+               "a pattern covers exactly the LEDs a SET carries");
+
+void devices_init(devices *ds, const sound_library *sounds, int64_t lead_ns, size_t limit) {
+  memset(ds, 0, sizeof *ds);
+  ds->registry.limit = limit;
+  ds->sounds = sounds;
+  ds->lead_ns = lead_ns;
+}
+
+device *devices_get(devices *ds, const char *id) {
+  device *d = registry_get(&ds->registry, id);
+  if (d) d->devices = ds;
+  return d;
+}
+
+void devices_clear(devices *ds) {
+  registry_clear(&ds->registry);
+  ds->playing = NULL;
+}
+
+/* ---- Effects of the state machine ---- */
+
+static void link_playing(device *d) {
+  devices *ds = d->devices;
+  if (d->playing_prev || ds->playing == d) return;
+  d->playing_next = ds->playing;
+  if (ds->playing) ds->playing->playing_prev = d;
+  ds->playing = d;
+}
+
+static void unlink_playing(device *d) {
+  devices *ds = d->devices;
+  if (d->playing_prev) d->playing_prev->playing_next = d->playing_next;
+  else if (ds->playing == d) ds->playing = d->playing_next;
+  if (d->playing_next) d->playing_next->playing_prev = d->playing_prev;
+  d->playing_prev = d->playing_next = NULL;
+}
+
+static void current_leds(const device *d, uint32_t leds[LED_PATTERN_COUNT]) {
+  led_pattern(d->state.mode, d->state.playing, leds);
+}
+
+static void show_leds(device *d) {
+  if (!d->status) return;
+  uint32_t leds[LED_PATTERN_COUNT];
+  current_leds(d, leds);
+  status_call_show(d->status, leds);
+}
+
+static void start_sound(device *d) {
+  unsigned mode = d->state.mode;
+  playback_start(&d->playback, d->id, &d->devices->sounds->sounds[mode], mode, clock_now_ns());
+  link_playing(d);
+}
+
+static void end_sound(device *d, const char *reason) {
+  playback_end(&d->playback, d->id, reason);
+  unlink_playing(d);
+}
+
+/* The effects in the order device_machine.h gives them. Nothing of a sound
+ * is sent here: that is pump's, so a sound that ends at once does not run
+ * the machine again from inside this. */
+static void carry_out(device *d, unsigned effects, const char *reason) {
+  if (effects & EFFECT_LEDS) show_leds(d);
+  if (effects & EFFECT_END_SOUND) end_sound(d, reason);
+  if (effects & EFFECT_START_SOUND) start_sound(d);
+}
+
+/* The sound ended by itself, or its stream went away. */
+static void sound_over(device *d, const char *reason) {
+  unlink_playing(d);
+  carry_out(d, device_machine_sound_over(&d->state).effects, reason);
+}
+
+/* Sends what is due on the audio call, if it is free. */
+static void pump(device *d) {
+  if (d->audio && playback_pump(&d->playback, d->id, d->audio, d->devices->lead_ns,
+                                clock_now_ns()))
+    sound_over(d, "natural");
+}
+
+/* `reason` names why a sound ends, for the log. */
+static void apply(device *d, unsigned effects, const char *reason) {
+  carry_out(d, effects, reason);
+  if (effects & (EFFECT_END_SOUND | EFFECT_START_SOUND)) pump(d);
+}
+
+void devices_tick(devices *ds) {
+  device *d = ds->playing;
+  while (d) {
+    device *next = d->playing_next; /* pumping may unlink d */
+    pump(d);
+    d = next;
+  }
+}
+
+/* ---- What the calls report ---- */
+
+static bool on_button(void *owner, int button, int type) {
+  device *d = owner;
+  device_outcome o = device_machine_button(&d->state, button, type,
+                                           d->devices->sounds->mode_count, d->audio != NULL);
+  log_info("event device=%s button=%s(%d) type=%s(%d) ack=%s mode=%u state=%s%s%s", d->id,
+           wire_button_label(button), button, wire_event_label(type), type,
+           o.ack ? "true" : "false", d->state.mode, d->state.playing ? "playing" : "idle",
+           o.note ? " note=" : "", o.note ? o.note : "");
+  apply(d, o.effects, button == BUTTON_PLAY ? "preempted" : "stop");
+  return o.ack;
+}
+
+static void on_audio_free_to_send(void *owner) { pump(owner); }
+
+/* ---- Calls attaching and closing ---- */
+
+static rpc_call *call_of(const device *d, wire_method m) {
+  switch (m) {
+  case METHOD_STATUS:
+    return d->status ? status_call_rpc(d->status) : NULL;
+  case METHOD_EVENT:
+    return d->event ? event_call_rpc(d->event) : NULL;
+  case METHOD_AUDIO:
+    return d->audio ? audio_call_rpc(d->audio) : NULL;
+  default:
+    return NULL;
+  }
+}
+
+static size_t open_calls(const device *d) {
+  return (d->status != NULL) + (d->event != NULL) + (d->audio != NULL);
+}
+
+/* Lets go of the call of kind `m`. Losing the audio call also ends the
+ * sound in progress (nothing can hear it), which changes the state and the
+ * LEDs. */
+static void let_go(device *d, wire_method m) {
+  rpc_call *c = call_of(d, m);
+  if (!c) return;
+  rpc_call_set_owner(c, NULL, NULL);
+  if (m == METHOD_STATUS) d->status = NULL;
+  if (m == METHOD_EVENT) d->event = NULL;
+  if (m == METHOD_AUDIO) {
+    d->audio = NULL;
+    if (playback_abandon(&d->playback, d->id, "audio stream closed"))
+      sound_over(d, "audio stream closed");
+  }
+}
+
+/* A device whose last call goes is disconnected; its state stays in the
+ * registry (until the registry needs the room). */
+static void on_closed(void *owner, rpc_call *c) {
+  device *d = owner;
+  if (call_of(d, c->method) != c) return;
+  let_go(d, c->method);
+  if (open_calls(d) == 0) {
+    log_info("disconnect device=%s mode=%u", d->id, d->state.mode);
+    registry_offline(&d->devices->registry, d);
+  }
+}
+
+/* True when `old` must give way to the new call `c`. */
+static bool superseded(const rpc_call *old, const rpc_call *c) {
+  return old->method == c->method || strcmp(old->peer, c->peer) != 0;
+}
+
+/* Ends whatever `c` supersedes and makes the device its owner; the caller
+ * then puts it in its slot. */
+static void take_over(device *d, rpc_call *c) {
+  size_t before = open_calls(d);
+  bool taken_over = false;
+  for (int k = 0; k < METHOD_COUNT; k++) {
+    rpc_call *old = call_of(d, (wire_method)k);
+    if (!old || !superseded(old, c)) continue;
+    let_go(d, (wire_method)k);
+    char why[192];
+    snprintf(why, sizeof why, "device_id %s was taken over by a new connection (%s)", d->id,
+             c->peer);
+    rpc_call_abort(old, GRPC_STATUS_ABORTED, why);
+    taken_over = true;
+  }
+  rpc_call_set_owner(c, d, on_closed);
+  registry_online(&d->devices->registry, d);
+  if (before == 0)
+    log_info("connect device=%s peer=%s mode=%u", d->id, c->peer, d->state.mode);
+  else if (taken_over)
+    log_info("takeover device=%s peer=%s mode=%u", d->id, c->peer, d->state.mode);
+}
+
+void devices_attach_status(device *d, status_call *c) {
+  take_over(d, status_call_rpc(c));
+  d->status = c;
+  uint32_t leds[LED_PATTERN_COUNT];
+  current_leds(d, leds);
+  status_call_open(c, d->id, leds);
+}
+
+void devices_attach_event(device *d, event_call *c) {
+  take_over(d, event_call_rpc(c));
+  d->event = c;
+  event_call_open(c, d->id, on_button);
+}
+
+void devices_attach_audio(device *d, audio_call *c) {
+  take_over(d, audio_call_rpc(c));
+  d->audio = c;
+  audio_call_open(c, on_audio_free_to_send);
+}
