@@ -9,14 +9,15 @@ set -euo pipefail
 packages=(
   build-essential pkg-config
   libgrpc-dev protobuf-c-compiler libprotobuf-c-dev protobuf-compiler
-  libopus-dev libogg-dev libsndfile1-dev libsamplerate0-dev
+  libopus-dev libogg-dev libsndfile1-dev libsamplerate0-dev libsqlite3-dev libhiredis-dev
   libgpiod-dev portaudio19-dev libinih-dev libcmocka-dev
 )
 # What only the test suites and benchmarks use (`--tests`, from make test
 # and make bench): the Python client, valgrind, tmux and ssh for the
-# terminal tests, a PulseAudio null sink for the PortAudio test.
+# terminal tests, a PulseAudio null sink for the PortAudio test, Redis for
+# the store tests.
 test_packages=(
-  python3-grpcio python3-protobuf
+  python3-grpcio python3-protobuf redis-server
   valgrind tmux openssh-client openssh-server
   pulseaudio pulseaudio-utils libasound2-plugins alsa-utils
 )
@@ -43,10 +44,14 @@ export DEBIAN_FRONTEND=noninteractive
 "${sudo[@]}" apt-get update -qq
 "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
 
-# The SSH test starts its own sshd on a loopback port; the package's system
-# service is not wanted. Where this script installed the package on a
-# machine run by systemd (which starts the service at once), turn it off
-# again, leaving the machine's services as they were.
-if [[ " ${missing[*]} " == *" openssh-server "* && -d /run/systemd/system ]]; then
-  "${sudo[@]}" systemctl disable --now ssh.service >/dev/null 2>&1 || true
-fi
+# The SSH and store tests start their own sshd and redis-server on loopback
+# ports; the packages' system services are not wanted. Where this script
+# installed a package on a machine run by systemd (which starts the service
+# at once), turn it off again, leaving the machine's services as they were.
+stop_service() { # package service
+  if [[ " ${missing[*]} " == *" $1 "* && -d /run/systemd/system ]]; then
+    "${sudo[@]}" systemctl disable --now "$2" >/dev/null 2>&1 || true
+  fi
+}
+stop_service openssh-server ssh.service
+stop_service redis-server redis-server.service

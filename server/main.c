@@ -14,6 +14,7 @@
 #include "server.h"
 #include "server_options.h"
 #include "sounds/sound_library.h"
+#include "store/store.h"
 
 /* The bundled assets: the repository's assets/ folder, found from the
  * binary (build/opal-server or build/asan/opal-server). */
@@ -48,6 +49,41 @@ static void log_sounds(const sound_library *lib) {
   }
 }
 
+/* The store named by --store, or the default file. NULL with one line in
+ * `err`. The store will tell `server` when loads are done. */
+static store *open_store(const server_options *opts, opal_server *server, char *err,
+                         size_t err_len) {
+  char url[4200];
+  const char *chosen = opts->store;
+  if (!chosen) {
+    if (store_default_url(url, sizeof url, err, err_len) != 0) return NULL;
+    chosen = url;
+  }
+  return store_open(chosen, server_store_notify, server, err, err_len);
+}
+
+/* Serves with `st` and `sounds` until a stop signal. The exit code. */
+static int serve(const server_options *opts, opal_server *server, store *st,
+                 const sound_library *sounds) {
+  char err[512];
+  raise_fd_limit();
+  stop_signal_install();
+  grpc_init();
+  server_config config = {.listen = opts->listen,
+                          .lead_ns = opts->lead_ms * NS_PER_MS,
+                          .sounds = sounds,
+                          .store = st};
+  int rc = server_start(server, &config, err, sizeof err);
+  if (rc == 0) {
+    server_run(server, &stop_signals); /* closes the store */
+  } else {
+    fprintf(stderr, "opal-server: %s\n", err);
+    store_close(st);
+  }
+  grpc_shutdown();
+  return rc == 0 ? 0 : 1;
+}
+
 int main(int argc, char **argv) {
   server_options opts;
   char err[512], assets_buf[4200];
@@ -66,23 +102,22 @@ int main(int argc, char **argv) {
     fprintf(stderr, "opal-server: %s\n", err);
     return 1;
   }
+  /* The store first: a bad --store is one line, before any sound is read. */
+  opal_server server;
+  store *st = open_store(&opts, &server, err, sizeof err);
+  if (!st) {
+    fprintf(stderr, "opal-server: %s\n", err);
+    return 2;
+  }
   sound_library sounds;
   if (sound_library_load(&sounds, assets, err, sizeof err) != 0) {
     fprintf(stderr, "opal-server: %s\n", err);
+    store_close(st);
     return 1;
   }
   log_sounds(&sounds);
-  raise_fd_limit();
-  stop_signal_install();
-
-  grpc_init();
-  opal_server server;
-  server_config config = {
-      .listen = opts.listen, .lead_ns = opts.lead_ms * NS_PER_MS, .sounds = &sounds};
-  int rc = server_start(&server, &config, err, sizeof err);
-  if (rc == 0) server_run(&server, &stop_signals);
-  else fprintf(stderr, "opal-server: %s\n", err);
-  grpc_shutdown();
+  log_info("store %s", store_name(st));
+  int rc = serve(&opts, &server, st, &sounds);
   sound_library_clear(&sounds);
-  return rc == 0 ? 0 : 1;
+  return rc;
 }

@@ -179,6 +179,18 @@ static grpc_channel_args *make_args(void) {
   return &channel_args;
 }
 
+void server_store_notify(void *server) {
+  opal_server *s = server;
+  loop_wakeup_post(s->store_wakeup);
+}
+
+static void on_store_results(loop_op *op, bool ok) {
+  (void)ok;
+  opal_server *s = container_of(op, opal_server, store_op);
+  loop_wakeup_done(s->store_wakeup);
+  store_drain(s->config.store, devices_loaded, &s->devices);
+}
+
 /* The HOST part of HOST:PORT, with the port actually bound. */
 static void describe_address(const char *listen, int port, char *out, size_t len) {
   const char *colon = strrchr(listen, ':');
@@ -190,9 +202,12 @@ int server_start(opal_server *s, const server_config *config, char *err, size_t 
   memset(s, 0, sizeof *s);
   s->config = *config;
   s->shutdown_op.fn = on_shutdown;
-  devices_init(&s->devices, config->sounds, config->lead_ns, SERVER_MAX_DEVICES);
+  devices_init(&s->devices, config->sounds, config->lead_ns, SERVER_MAX_DEVICES, config->store);
   s->grpc = grpc_server_create(make_args(), NULL);
   s->cq = grpc_completion_queue_create_for_next(NULL);
+  s->store_op.fn = on_store_results;
+  s->store_wakeup = loop_wakeup_create(s->cq, &s->store_op);
+  if (!s->store_wakeup) abort(); /* at start-up: nothing to serve with */
   grpc_server_register_completion_queue(s->grpc, s->cq, NULL);
   for (int m = 0; m < METHOD_COUNT; m++) {
     s->methods[m] = grpc_server_register_method(
@@ -206,8 +221,10 @@ int server_start(opal_server *s, const server_config *config, char *err, size_t 
   if (s->port == 0) {
     snprintf(err, err_len, "--listen %s: cannot listen there (address not local, or port in use)",
              config->listen);
+    loop_wakeup_destroy(s->store_wakeup);
     grpc_server_destroy(s->grpc);
     cq_loop_destroy(s->cq);
+    devices_clear(&s->devices);
     return -1;
   }
   grpc_server_start(s->grpc);
@@ -231,7 +248,9 @@ static void begin_shutdown(opal_server *s) {
 void server_run(opal_server *s, volatile sig_atomic_t *stop_requested) {
   int64_t next_tick = clock_now_ns() + TICK_NS;
   while (!(s->stopping && s->shutdown_done && s->live_calls.count == 0)) {
-    cq_loop_run_one(s->cq, devices_playing(&s->devices) ? next_tick : clock_now_ns() + IDLE_WAIT_NS);
+    int64_t wake = devices_playing(&s->devices) ? next_tick : clock_now_ns() + IDLE_WAIT_NS;
+    int64_t store_due = devices_store_deadline(&s->devices);
+    cq_loop_run_one(s->cq, store_due < wake ? store_due : wake);
     if (*stop_requested && !s->stopping) begin_shutdown(s);
     if (*stop_requested > 1) {
       /* A second signal: the user will not wait for calls to close. */
@@ -244,7 +263,13 @@ void server_run(opal_server *s, volatile sig_atomic_t *stop_requested) {
       devices_tick(&s->devices);
       next_tick = now + TICK_NS;
     }
+    if (now >= devices_store_deadline(&s->devices)) devices_store_work(&s->devices, now);
   }
+  /* Every change reaches the store before the process goes, and the
+   * store's thread is gone before the queue it wakes. */
+  devices_store_flush(&s->devices);
+  store_close(s->config.store);
+  loop_wakeup_destroy(s->store_wakeup);
   grpc_server_destroy(s->grpc);
   cq_loop_destroy(s->cq);
   devices_clear(&s->devices);

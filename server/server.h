@@ -10,8 +10,10 @@
 
 #include "devices/devices.h"
 #include "loop_op.h"
+#include "loop_wakeup.h"
 #include "rpc/rpc_call.h"
 #include "sounds/sound_library.h"
+#include "store/store.h"
 #include "wire.h"
 
 /* Messages the server accepts; anything larger fails its call with
@@ -25,6 +27,9 @@ typedef struct server_config {
   const char *listen;          /* HOST:PORT */
   int64_t lead_ns;             /* how far audio runs ahead of real time */
   const sound_library *sounds; /* borrowed, outlives the server */
+  /* Opened with server_store_notify and this server as its context. The
+   * server takes it over when it starts, and server_run closes it. */
+  store *store;
 } server_config;
 
 typedef struct opal_server {
@@ -40,16 +45,23 @@ typedef struct opal_server {
   bool stopping;
   bool shutdown_done;
   loop_op shutdown_op;
+  loop_wakeup *store_wakeup; /* the store's thread has loads for the loop */
+  loop_op store_op;
 } opal_server;
 
+/* The store's notify callback (store_notify_fn); `server` is the
+ * opal_server that will be started with the store. Any thread. */
+void server_store_notify(void *server);
+
 /* Binds and starts serving. Returns 0, or -1 with one line in `err`.
- * On failure nothing is left to clean up. */
+ * On failure nothing is left to clean up, and the store is the caller's. */
 int server_start(opal_server *s, const server_config *config, char *err,
                  size_t err_len);
 
 /* Runs the loop until `*stop_requested` becomes non-zero, then ends every
- * call with UNAVAILABLE and frees everything server_start made. If it
- * reaches 2 (a second signal) before that is done, the process exits. */
+ * call with UNAVAILABLE, writes every change to the store and closes it,
+ * and frees everything server_start made. If it reaches 2 (a second
+ * signal) before that is done, the process exits. */
 void server_run(opal_server *s, volatile sig_atomic_t *stop_requested);
 
 #endif

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cli_args.h"
+#include "store/store.h"
 
 static const char usage[] =
     "Usage: opal-server [OPTIONS]\n"
@@ -15,16 +16,22 @@ static const char usage[] =
     "                       (default: the bundled assets/)\n"
     "  --lead-ms N          how far audio runs ahead of real time, 0..5000\n"
     "                       (default 150)\n"
+    "  --store URL          where device state outlives the process: sqlite:PATH,\n"
+    "                       redis://HOST:PORT[/DB], or memory (nothing kept);\n"
+    "                       default sqlite: in\n"
+    "                       $STATE_DIRECTORY, $XDG_STATE_HOME/opal or\n"
+    "                       ~/.local/state/opal (file " STORE_DEFAULT_FILE ")\n"
     "  --log-level LEVEL    debug, info, warn or error (default info)\n"
     "  --help               show this help and exit\n"
     "  --version            show the version and exit\n";
 
-enum { OPT_LISTEN = 1, OPT_ASSETS, OPT_LEAD, OPT_LOG, OPT_HELP, OPT_VERSION };
+enum { OPT_LISTEN = 1, OPT_ASSETS, OPT_LEAD, OPT_STORE, OPT_LOG, OPT_HELP, OPT_VERSION };
 
 static const struct option long_options[] = {
     {"listen", required_argument, NULL, OPT_LISTEN},
     {"assets", required_argument, NULL, OPT_ASSETS},
     {"lead-ms", required_argument, NULL, OPT_LEAD},
+    {"store", required_argument, NULL, OPT_STORE},
     {"log-level", required_argument, NULL, OPT_LOG},
     {"help", no_argument, NULL, OPT_HELP},
     {"version", no_argument, NULL, OPT_VERSION},
@@ -50,6 +57,10 @@ static cli_result take(int opt, const char *arg, void *ctx, FILE *out, char *err
   case OPT_LEAD:
     if (!cli_parse_long(arg, 0, SERVER_MAX_LEAD_MS, &o->lead_ms))
       return cli_bad(err, len, "--lead-ms", "expected milliseconds from 0 to 5000", arg);
+    return CLI_RUN;
+  case OPT_STORE:
+    if ((why = store_url_problem(arg))) return cli_bad(err, len, "--store", why, arg);
+    o->store = arg;
     return CLI_RUN;
   case OPT_LOG:
     if (!log_level_parse(arg, &o->log_level))

@@ -17,6 +17,7 @@ typedef struct server_options {
   const char *listen;
   const char *assets; /* NULL: the bundled assets next to the binary */
   long lead_ms;
+  const char *store; /* NULL: the default (store_default_url) */
   log_level log_level;
 } server_options;
 

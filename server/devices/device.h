@@ -5,6 +5,8 @@
 #define OPAL_DEVICE_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
 #include "calls/audio_call.h"
 #include "calls/event_call.h"
@@ -19,6 +21,13 @@ typedef struct device {
   char id[DEVICE_ID_MAX_LEN + 1];
   struct devices *devices; /* the set it belongs to (devices.h) */
   device_state state;
+  /* Kept in the store (devices/device_store.h). While `loading`, its calls
+   * are attached but not started. `version` counts its changes. */
+  bool loading;
+  int64_t load_started_ns;
+  uint64_t version;
+  uint64_t batch_gen; /* in the store's current batch when equal to its batch_gen */
+  size_t batch_index;
   /* Its open call of each kind, or NULL. Each call owns itself and tells
    * the device when it closes. */
   status_call *status;

@@ -12,21 +12,27 @@ _Static_assert(SOUND_LIBRARY_MAX_MODES <= LED_PATTERN_MAX_MODES,
 _Static_assert(LED_PATTERN_COUNT == STATUS_CALL_LEDS,
                "a pattern covers exactly the LEDs a SET carries");
 
-void devices_init(devices *ds, const sound_library *sounds, int64_t lead_ns, size_t limit) {
+void devices_init(devices *ds, const sound_library *sounds, int64_t lead_ns, size_t limit,
+                  store *st) {
   memset(ds, 0, sizeof *ds);
   ds->registry.limit = limit;
   ds->sounds = sounds;
   ds->lead_ns = lead_ns;
+  device_store_init(&ds->kept, st);
 }
 
 device *devices_get(devices *ds, const char *id) {
   device *d = registry_get(&ds->registry, id);
-  if (d) d->devices = ds;
+  if (d && !d->devices) { /* new: its record may be in the store */
+    d->devices = ds;
+    device_store_begin_load(&ds->kept, d, clock_now_ns());
+  }
   return d;
 }
 
 void devices_clear(devices *ds) {
   registry_clear(&ds->registry);
+  device_store_clear(&ds->kept);
   ds->playing = NULL;
 }
 
@@ -111,6 +117,7 @@ void devices_tick(devices *ds) {
 
 static bool on_button(void *owner, int button, int type) {
   device *d = owner;
+  unsigned mode_before = d->state.mode;
   device_outcome o = device_machine_button(&d->state, button, type,
                                            d->devices->sounds->mode_count, d->audio != NULL);
   log_info("event device=%s button=%s(%d) type=%s(%d) ack=%s mode=%u state=%s%s%s", d->id,
@@ -118,6 +125,7 @@ static bool on_button(void *owner, int button, int type) {
            o.ack ? "true" : "false", d->state.mode, d->state.playing ? "playing" : "idle",
            o.note ? " note=" : "", o.note ? o.note : "");
   apply(d, o.effects, button == BUTTON_PLAY ? "preempted" : "stop");
+  if (d->state.mode != mode_before) device_store_changed(&d->devices->kept, d, clock_now_ns());
   return o.ack;
 }
 
@@ -192,24 +200,40 @@ static void take_over(device *d, rpc_call *c) {
   }
   rpc_call_set_owner(c, d, on_closed);
   registry_online(&d->devices->registry, d);
-  if (before == 0)
+  /* A device still loading says its mode once it knows it (on_ready). */
+  if (before == 0 && !d->loading)
     log_info("connect device=%s peer=%s mode=%u", d->id, c->peer, d->state.mode);
   else if (taken_over)
     log_info("takeover device=%s peer=%s mode=%u", d->id, c->peer, d->state.mode);
 }
 
+static void open_status(device *d) {
+  uint32_t leds[LED_PATTERN_COUNT];
+  current_leds(d, leds);
+  status_call_open(d->status, d->id, leds);
+}
+
+/* The device's record is in (or was not waited for any longer): the calls
+ * that arrived meanwhile start, with the mode it has now. */
+static void on_ready(device *d) {
+  rpc_call *any = call_of(d, METHOD_STATUS) ? call_of(d, METHOD_STATUS)
+                  : call_of(d, METHOD_EVENT) ? call_of(d, METHOD_EVENT)
+                                             : call_of(d, METHOD_AUDIO);
+  if (any) log_info("connect device=%s peer=%s mode=%u", d->id, any->peer, d->state.mode);
+  if (d->status) open_status(d);
+  if (d->event) event_call_open(d->event, d->id, on_button);
+}
+
 void devices_attach_status(device *d, status_call *c) {
   take_over(d, status_call_rpc(c));
   d->status = c;
-  uint32_t leds[LED_PATTERN_COUNT];
-  current_leds(d, leds);
-  status_call_open(c, d->id, leds);
+  if (!d->loading) open_status(d);
 }
 
 void devices_attach_event(device *d, event_call *c) {
   take_over(d, event_call_rpc(c));
   d->event = c;
-  event_call_open(c, d->id, on_button);
+  if (!d->loading) event_call_open(c, d->id, on_button);
 }
 
 void devices_attach_audio(device *d, audio_call *c) {
@@ -217,3 +241,18 @@ void devices_attach_audio(device *d, audio_call *c) {
   d->audio = c;
   audio_call_open(c, on_audio_free_to_send);
 }
+
+/* ---- The store ---- */
+
+void devices_loaded(void *ctx, const char *id, const store_record *record) {
+  devices *ds = ctx;
+  device_store_loaded(&ds->kept, &ds->registry, id, record, ds->sounds->mode_count, on_ready);
+}
+
+void devices_store_work(devices *ds, int64_t now_ns) {
+  device_store_work(&ds->kept, &ds->registry, now_ns, on_ready);
+}
+
+int64_t devices_store_deadline(const devices *ds) { return device_store_deadline(&ds->kept); }
+
+void devices_store_flush(devices *ds) { device_store_flush(&ds->kept); }

@@ -14,18 +14,23 @@
 #include "calls/event_call.h"
 #include "calls/status_call.h"
 #include "devices/device.h"
+#include "devices/device_store.h"
 #include "devices/registry.h"
 #include "sounds/sound_library.h"
+#include "store/store.h"
 
 typedef struct devices {
   registry registry;           /* owns every device record */
   device *playing;             /* devices with a sound in progress */
   const sound_library *sounds; /* borrowed, outlives the devices */
   int64_t lead_ns;             /* how far audio runs ahead of real time */
+  device_store kept;           /* what outlives the process */
 } devices;
 
-/* An empty set that remembers at most `limit` devices (0: no limit). */
-void devices_init(devices *ds, const sound_library *sounds, int64_t lead_ns, size_t limit);
+/* An empty set that remembers at most `limit` devices (0: no limit) and
+ * keeps their records in `st` (borrowed; NULL or "memory": nothing kept). */
+void devices_init(devices *ds, const sound_library *sounds, int64_t lead_ns, size_t limit,
+                  store *st);
 
 /* The device with `id`, created idle in mode 0 if new; NULL when there is
  * no room (see registry_get). The set owns it. */
@@ -45,7 +50,16 @@ static inline bool devices_playing(const devices *ds) { return ds->playing != NU
 /* Sends what is due to every playing device; called on each loop tick. */
 void devices_tick(devices *ds);
 
-/* Frees every device. Every call must have closed first. */
+/* The store's work: writes due, loads that waited too long. */
+void devices_store_work(devices *ds, int64_t now_ns);
+/* When devices_store_work next has work; INT64_MAX for never. */
+int64_t devices_store_deadline(const devices *ds);
+/* A record the store loaded (store_loaded_fn; `ctx` is the devices). */
+void devices_loaded(void *ctx, const char *id, const store_record *record);
+/* Hands every change to the store now (shutdown). */
+void devices_store_flush(devices *ds);
+
+/* Frees every device (not the store). Every call must have closed first. */
 void devices_clear(devices *ds);
 
 #endif

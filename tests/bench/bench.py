@@ -186,7 +186,8 @@ class Server:
     def start(self):
         self.log = open(self.log_path, "w")
         self.proc = subprocess.Popen(
-            [SERVER, "--listen", "127.0.0.1:0", "--assets", ASSETS, "--log-level", "info"],
+            [SERVER, "--listen", "127.0.0.1:0", "--assets", ASSETS, "--log-level", "info",
+             "--store", "memory"],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self.log)
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:

@@ -62,7 +62,8 @@ def main():
                 server_log.append(line)
                 if "listening on" in line:
                     port_found.set()
-        server = subprocess.Popen([SERVER, "--listen", "127.0.0.1:0"], stderr=subprocess.PIPE, text=True)
+        server = subprocess.Popen([SERVER, "--listen", "127.0.0.1:0", "--store", "memory"],
+                                  stderr=subprocess.PIPE, text=True)
         threading.Thread(target=drain, daemon=True).start()
         if not port_found.wait(15):
             raise RuntimeError("server did not start")

@@ -70,29 +70,29 @@ class CommandLineTests(unittest.TestCase):
             taken.bind(("127.0.0.1", 0))
             taken.listen()
             port = taken.getsockname()[1]
-            rc, _, err = run("--listen", "127.0.0.1:%d" % port)
+            rc, _, err = run("--listen", "127.0.0.1:%d" % port, "--store", "memory")
         self.assertOneLineError(rc, err, 1, "port %d is already in use" % port)
 
     def test_missing_assets_folder(self):
         missing = os.path.join(self.tmp, "nowhere")
-        rc, _, err = run("--listen", "127.0.0.1:0", "--assets", missing)
+        rc, _, err = run("--listen", "127.0.0.1:0", "--assets", missing, "--store", "memory")
         self.assertOneLineError(rc, err, 1, missing, "No such file or directory")
 
     def test_assets_folder_without_sounds(self):
-        rc, _, err = run("--listen", "127.0.0.1:0", "--assets", self.tmp)
+        rc, _, err = run("--listen", "127.0.0.1:0", "--assets", self.tmp, "--store", "memory")
         self.assertOneLineError(rc, err, 1, "no mode sounds")
 
     def test_sound_that_does_not_decode(self):
         with open(os.path.join(self.tmp, "0-noise.wav"), "wb") as f:
             f.write(b"RIFF\x10\x00\x00\x00WAVEjunkjunk")
-        rc, _, err = run("--listen", "127.0.0.1:0", "--assets", self.tmp)
+        rc, _, err = run("--listen", "127.0.0.1:0", "--assets", self.tmp, "--store", "memory")
         self.assertOneLineError(rc, err, 1, "0-noise.wav")
 
     def test_broken_ogg_opus(self):
         shutil.copy(os.path.join(REPO, "assets", "0-chime.opus"), os.path.join(self.tmp, "0-chime.opus"))
         with open(os.path.join(self.tmp, "0-chime.opus"), "r+b") as f:
             f.truncate(5000)
-        rc, _, err = run("--listen", "127.0.0.1:0", "--assets", self.tmp)
+        rc, _, err = run("--listen", "127.0.0.1:0", "--assets", self.tmp, "--store", "memory")
         self.assertOneLineError(rc, err, 1, "0-chime.opus", "truncated")
 
 

@@ -69,11 +69,16 @@ def ms(seconds):
 
 class ServerProcess:
     """The real server binary on 127.0.0.1:<ephemeral>, stderr drained into
-    self.lines by a background thread."""
+    self.lines by a background thread. `store` is its --store (None: no
+    --store, the server's default state file); `env` its environment (None:
+    this process's)."""
 
-    def __init__(self, extra_args=(), assets=ASSETS):
+    def __init__(self, extra_args=(), assets=ASSETS, store="memory", env=None):
         self.cmd = WRAPPER + [SERVER, "--listen", "127.0.0.1:0", "--assets", assets,
                               "--log-level", "info"]
+        if store is not None:
+            self.cmd += ["--store", store]
+        self.env = env
         if LEAD_MS_ENV:
             self.cmd += ["--lead-ms", LEAD_MS_ENV]
         self.cmd += list(extra_args)
@@ -108,7 +113,7 @@ class ServerProcess:
         if not os.path.exists(SERVER):
             raise AssertionError("server binary %s does not exist (build it, or set OPAL_SERVER)" % SERVER)
         self.proc = subprocess.Popen(self.cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, cwd=REPO)
+                                     stderr=subprocess.PIPE, cwd=REPO, env=self.env)
         for stream, sink in ((self.proc.stderr, self.lines), (self.proc.stdout, self.stdout_lines)):
             th = threading.Thread(target=self._drain, args=(stream, sink), daemon=True)
             th.start()

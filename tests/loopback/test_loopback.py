@@ -34,7 +34,8 @@ class Server:
 
     def __init__(self, port=0):
         self.lines = []
-        self.proc = subprocess.Popen([SERVER, "--listen", "127.0.0.1:%d" % port, "--assets", ASSETS],
+        self.proc = subprocess.Popen([SERVER, "--listen", "127.0.0.1:%d" % port, "--assets", ASSETS,
+                                      "--store", "memory"],
                                      stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
         self._ready = threading.Event()
         self.port = None

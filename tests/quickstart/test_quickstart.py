@@ -165,6 +165,13 @@ class QuickStartTest(unittest.TestCase):
         print("README: %r, then %r" % (run_cmd, device_cmd))
 
         env = {k: v for k, v in os.environ.items() if k not in MAKE_ENV_DROP}
+        # The server's default state file goes under $XDG_STATE_HOME (else
+        # $HOME/.local/state): both in the temp folder, removed with it, so
+        # the run neither reads nor leaves modes in the user's own state.
+        env.pop("STATE_DIRECTORY", None)
+        env["HOME"] = os.path.join(self.tmp, "home")
+        env["XDG_STATE_HOME"] = os.path.join(self.tmp, "state")
+        os.makedirs(env["HOME"])
         server = MakeRun(shlex.split(run_cmd) + ["LISTEN=127.0.0.1:0"], clone,
                          os.path.join(self.tmp, "make-run.log"), env)
         self.addCleanup(server.close)
@@ -173,6 +180,9 @@ class QuickStartTest(unittest.TestCase):
               % (port, time.monotonic() - t0))
         self.assertTrue(any(re.search(r"listening on 127\.0\.0\.1:%d \(lead \d+ ms, 5 modes\)" % port, l)
                             for l in server.lines), "the bundled sounds: 5 modes")
+        store = [l for l in server.lines if re.search(r"\bstore \S", l)]
+        if store:
+            print("make run: %s" % store[0].split("  ", 1)[-1])
         self.assertTrue(os.access(os.path.join(clone, "build", "opal-device"), os.X_OK),
                         "make run did not build build/opal-device, the README's next step")
 

@@ -341,7 +341,7 @@ class Server(LoggedProcess):
     """The real opal-server on a free port; its log drained to a file."""
 
     def __init__(self, log_path):
-        super().__init__([SERVER, "--listen", "127.0.0.1:0", "--assets", ASSETS], log_path,
+        super().__init__([SERVER, "--listen", "127.0.0.1:0", "--assets", ASSETS, "--store", "memory"], log_path,
                          r"listening on 127\.0\.0\.1:(\d+)", 20)
         if not self.ready:
             self.stop()

@@ -1,0 +1,135 @@
+#include "devices/device_store.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "log.h"
+
+void device_store_init(device_store *ds, store *st) {
+  memset(ds, 0, sizeof *ds);
+  ds->store = st && store_keeps_state(st) ? st : NULL;
+  ds->batch_gen = 1; /* device records start at 0: in no batch */
+}
+
+void device_store_clear(device_store *ds) {
+  free(ds->batch);
+  free(ds->loads);
+  memset(ds, 0, sizeof *ds);
+}
+
+static void push_load(device_store *ds, const char *id, int64_t deadline_ns) {
+  if (ds->loads_len == ds->loads_cap) {
+    size_t cap = ds->loads_cap ? ds->loads_cap * 2 : 64;
+    pending_load *grown = malloc(cap * sizeof *grown);
+    if (!grown) abort(); /* the loop cannot go on without its queues */
+    for (size_t i = 0; i < ds->loads_len; i++)
+      grown[i] = ds->loads[(ds->loads_head + i) % ds->loads_cap];
+    free(ds->loads);
+    ds->loads = grown;
+    ds->loads_cap = cap;
+    ds->loads_head = 0;
+  }
+  pending_load *p = &ds->loads[(ds->loads_head + ds->loads_len++) % ds->loads_cap];
+  snprintf(p->id, sizeof p->id, "%s", id);
+  p->deadline_ns = deadline_ns;
+}
+
+void device_store_begin_load(device_store *ds, device *d, int64_t now_ns) {
+  if (!ds->store) return;
+  d->loading = true;
+  d->load_started_ns = now_ns;
+  push_load(ds, d->id, now_ns + DEVICE_STORE_LOAD_WAIT_NS);
+  store_load(ds->store, d->id);
+}
+
+void device_store_changed(device_store *ds, device *d, int64_t now_ns) {
+  if (!ds->store) return;
+  d->version++;
+  if (d->batch_gen != ds->batch_gen) {
+    if (ds->batch_len == ds->batch_cap) {
+      ds->batch_cap = ds->batch_cap ? ds->batch_cap * 2 : 64;
+      ds->batch = realloc(ds->batch, ds->batch_cap * sizeof *ds->batch);
+      if (!ds->batch) abort(); /* the loop cannot go on without its queues */
+    }
+    d->batch_gen = ds->batch_gen;
+    d->batch_index = ds->batch_len++;
+    snprintf(ds->batch[d->batch_index].id, sizeof ds->batch[0].id, "%s", d->id);
+  }
+  ds->batch[d->batch_index].record = (store_record){.mode = d->state.mode, .version = d->version};
+  if (!ds->flush_at_ns) ds->flush_at_ns = now_ns + DEVICE_STORE_FLUSH_NS;
+}
+
+void device_store_flush(device_store *ds) {
+  if (!ds->store || ds->batch_len == 0) return;
+  store_save(ds->store, ds->batch, ds->batch_len);
+  ds->batch_len = 0;
+  ds->batch_gen++;
+  ds->flush_at_ns = 0;
+}
+
+/* A record whose mode the sounds no longer have starts over at mode 0. */
+static uint32_t usable_mode(const device *d, const store_record *record, unsigned mode_count) {
+  if (record->mode < mode_count) return record->mode;
+  log_warn("store: device=%s had mode %u, but only %u modes are loaded: mode 0", d->id,
+           record->mode, mode_count);
+  return 0;
+}
+
+void device_store_loaded(device_store *ds, registry *r, const char *id,
+                         const store_record *record, unsigned mode_count, device_ready_fn ready) {
+  device *d = registry_find(r, id);
+  if (!d || !record) {
+    if (d && d->loading) {
+      d->loading = false;
+      ready(d);
+    }
+    return;
+  }
+  if (d->loading) {
+    d->state.mode = usable_mode(d, record, mode_count);
+    d->version = record->version;
+    d->loading = false;
+    ready(d);
+    return;
+  }
+  /* The device stopped waiting and has been served since. */
+  if (record->mode != d->state.mode)
+    log_warn("store: device=%s record came after %lld ms (mode %u); serving mode %u and "
+             "keeping it", id, (long long)((clock_now_ns() - d->load_started_ns) / NS_PER_MS),
+             record->mode, d->state.mode);
+  if (record->version >= d->version) {
+    d->version = record->version;
+    device_store_changed(ds, d, clock_now_ns());
+  }
+}
+
+/* Loads past their bound: the device is served from a fresh record. */
+static void expire_loads(device_store *ds, registry *r, int64_t now_ns, device_ready_fn ready) {
+  while (ds->loads_len && ds->loads[ds->loads_head].deadline_ns <= now_ns) {
+    pending_load *p = &ds->loads[ds->loads_head];
+    device *d = registry_find(r, p->id);
+    /* The same device, not one made again since under the same id. */
+    if (d && d->loading && d->load_started_ns + DEVICE_STORE_LOAD_WAIT_NS == p->deadline_ns) {
+      log_warn("store: no record for device=%s within %lld ms: serving mode %u", p->id,
+               (long long)(DEVICE_STORE_LOAD_WAIT_NS / NS_PER_MS), d->state.mode);
+      d->loading = false;
+      ready(d);
+    }
+    ds->loads_head = (ds->loads_head + 1) % ds->loads_cap;
+    ds->loads_len--;
+  }
+}
+
+void device_store_work(device_store *ds, registry *r, int64_t now_ns, device_ready_fn ready) {
+  if (ds->flush_at_ns && now_ns >= ds->flush_at_ns) device_store_flush(ds);
+  expire_loads(ds, r, now_ns, ready);
+}
+
+int64_t device_store_deadline(const device_store *ds) {
+  int64_t t = ds->flush_at_ns ? ds->flush_at_ns : INT64_MAX;
+  if (ds->loads_len && ds->loads[ds->loads_head].deadline_ns < t)
+    t = ds->loads[ds->loads_head].deadline_ns;
+  return t;
+}

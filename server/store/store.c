@@ -1,0 +1,320 @@
+#include "store/store.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "log.h"
+#include "store/store_redis.h"
+#include "store/store_sqlite.h"
+
+/* A failed write is tried again this often; at close, for this long at most
+ * before what is left is given up (and said so). */
+#define RETRY_NS (1000 * 1000000LL)
+#define CLOSE_PATIENCE_TRIES 5
+/* Changes queued while the engine fails, at most; past this the oldest are
+ * dropped (and counted in the log), so an outage cannot eat the memory. */
+#define MAX_QUEUED_WRITES 200000
+
+typedef struct load_result {
+  char id[DEVICE_ID_MAX_LEN + 1];
+  bool found;
+  store_record record;
+} load_result;
+
+/* A growable array of fixed-size items. */
+typedef struct item_array {
+  void *items;
+  size_t len, cap, size;
+} item_array;
+
+struct store {
+  char name[4200];
+  store_engine *engine; /* NULL for "memory" */
+  store_notify_fn notify;
+  void *ctx;
+  pthread_t thread;
+  pthread_mutex_t lock;
+  pthread_cond_t wake;
+  /* Guarded by `lock`. */
+  item_array loads;   /* char[DEVICE_ID_MAX_LEN + 1] each */
+  item_array results; /* load_result */
+  item_array writes;  /* store_write */
+  bool closing;
+  unsigned long long lost; /* writes dropped past MAX_QUEUED_WRITES */
+  /* The store's thread only: writes are failing. Loads then answer "no
+   * record" at once rather than each waiting for the engine to fail. */
+  bool failing;
+};
+
+/* ---- item arrays ---- */
+
+static void array_init(item_array *a, size_t size) { *a = (item_array){.size = size}; }
+
+static void *array_at(const item_array *a, size_t i) { return (char *)a->items + i * a->size; }
+
+static void array_append(item_array *a, const void *items, size_t n) {
+  if (n == 0) return; /* memcpy's source may not be NULL, even for 0 bytes */
+  if (a->len + n > a->cap) {
+    size_t cap = a->cap ? a->cap : 64;
+    while (cap < a->len + n) cap *= 2;
+    void *grown = realloc(a->items, cap * a->size);
+    if (!grown) abort(); /* the loop cannot go on without its queues */
+    a->items = grown;
+    a->cap = cap;
+  }
+  memcpy(array_at(a, a->len), items, n * a->size);
+  a->len += n;
+}
+
+/* Moves everything out of `from` into the empty `to`. */
+static void array_take(item_array *from, item_array *to) {
+  *to = *from;
+  array_init(from, to->size);
+}
+
+static void array_drop_front(item_array *a, size_t n) {
+  memmove(a->items, array_at(a, n), (a->len - n) * a->size);
+  a->len -= n;
+}
+
+static void array_free(item_array *a) {
+  free(a->items);
+  array_init(a, a->size);
+}
+
+/* ---- the store's thread ---- */
+
+static void load_all(store *s, const item_array *ids, item_array *results) {
+  char err[512];
+  for (size_t i = 0; i < ids->len; i++) {
+    load_result r = {0};
+    snprintf(r.id, sizeof r.id, "%s", (const char *)array_at(ids, i));
+    /* During an outage (logged once, when writes began to fail) a load
+     * answers at once and says nothing. */
+    int rc = -1;
+    if (!s->failing) rc = s->engine->ops->load(s->engine, r.id, &r.record, err, sizeof err);
+    if (rc < 0 && !s->failing)
+      log_warn("store %s: cannot load device=%s: %s (serving a fresh record)", s->name, r.id, err);
+    r.found = rc == 1;
+    array_append(results, &r, 1);
+  }
+}
+
+static void wait_ns(store *s, int64_t ns) {
+  struct timespec until;
+  clock_gettime(CLOCK_REALTIME, &until);
+  until.tv_sec += (time_t)(ns / 1000000000LL);
+  until.tv_nsec += (long)(ns % 1000000000LL);
+  if (until.tv_nsec >= 1000000000L) until.tv_sec++, until.tv_nsec -= 1000000000L;
+  pthread_cond_timedwait(&s->wake, &s->lock, &until);
+}
+
+/* Puts a failed batch back in front of what came meanwhile, within bounds. */
+static void requeue(store *s, item_array *batch) {
+  array_append(batch, s->writes.items, s->writes.len);
+  array_free(&s->writes);
+  s->writes = *batch;
+  array_init(batch, sizeof(store_write));
+  if (s->writes.len > MAX_QUEUED_WRITES) {
+    size_t excess = s->writes.len - MAX_QUEUED_WRITES;
+    array_drop_front(&s->writes, excess);
+    s->lost += excess;
+    log_error("store %s: %zu queued changes dropped (%llu so far): the queue is full", s->name,
+              excess, s->lost);
+  }
+}
+
+/* Writes `batch` (lock held on entry and exit, released while writing).
+ * True when it is written; else it is back on the queue. */
+static bool write_batch(store *s, item_array *batch) {
+  char err[512];
+  pthread_mutex_unlock(&s->lock);
+  int rc = s->engine->ops->save(s->engine, batch->items, batch->len, err, sizeof err);
+  pthread_mutex_lock(&s->lock);
+  if (rc == 0) {
+    if (s->failing) log_info("store %s: writing again (%zu changes written)", s->name, batch->len);
+    s->failing = false;
+    array_free(batch);
+    return true;
+  }
+  if (!s->failing) log_error("store %s: cannot write: %s; retrying every second", s->name, err);
+  s->failing = true;
+  requeue(s, batch);
+  return false;
+}
+
+static void finish_loads(store *s) {
+  item_array ids, results;
+  array_take(&s->loads, &ids);
+  array_init(&results, sizeof(load_result));
+  pthread_mutex_unlock(&s->lock);
+  load_all(s, &ids, &results);
+  array_free(&ids);
+  pthread_mutex_lock(&s->lock);
+  array_append(&s->results, results.items, results.len);
+  array_free(&results);
+  pthread_mutex_unlock(&s->lock);
+  s->notify(s->ctx);
+  pthread_mutex_lock(&s->lock);
+}
+
+/* Loads first: a device is waiting for each. Then writes, a batch at a time. */
+static void *store_thread(void *arg) {
+  store *s = arg;
+  int close_tries = 0;
+  pthread_mutex_lock(&s->lock);
+  for (;;) {
+    while (!s->closing && s->loads.len == 0 && s->writes.len == 0)
+      pthread_cond_wait(&s->wake, &s->lock);
+    if (s->loads.len) {
+      finish_loads(s);
+      continue;
+    }
+    if (s->writes.len) {
+      item_array batch;
+      array_take(&s->writes, &batch);
+      if (write_batch(s, &batch)) continue;
+      if (s->closing && ++close_tries >= CLOSE_PATIENCE_TRIES) break;
+      wait_ns(s, RETRY_NS);
+      continue;
+    }
+    break; /* closing, and nothing left */
+  }
+  if (s->writes.len)
+    log_error("store %s: %zu changes not written (the store kept failing)", s->name,
+              s->writes.len);
+  pthread_mutex_unlock(&s->lock);
+  return NULL;
+}
+
+/* ---- the loop's side ---- */
+
+void store_load(store *s, const char *id) {
+  char key[DEVICE_ID_MAX_LEN + 1];
+  snprintf(key, sizeof key, "%s", id);
+  pthread_mutex_lock(&s->lock);
+  array_append(&s->loads, key, 1);
+  pthread_cond_signal(&s->wake);
+  pthread_mutex_unlock(&s->lock);
+}
+
+void store_save(store *s, const store_write *writes, size_t n) {
+  if (n == 0) return;
+  pthread_mutex_lock(&s->lock);
+  array_append(&s->writes, writes, n);
+  pthread_cond_signal(&s->wake);
+  pthread_mutex_unlock(&s->lock);
+}
+
+void store_drain(store *s, store_loaded_fn loaded, void *ctx) {
+  item_array results;
+  pthread_mutex_lock(&s->lock);
+  array_take(&s->results, &results);
+  pthread_mutex_unlock(&s->lock);
+  for (size_t i = 0; i < results.len; i++) {
+    const load_result *r = array_at(&results, i);
+    loaded(ctx, r->id, r->found ? &r->record : NULL);
+  }
+  array_free(&results);
+}
+
+const char *store_name(const store *s) { return s->name; }
+
+bool store_keeps_state(const store *s) { return s->engine != NULL; }
+
+/* ---- opening and closing ---- */
+
+/* mkdir -p for the folder part of `path`. */
+static int make_folders(char *path, char *err, size_t err_len) {
+  for (char *p = path + 1; *p; p++) {
+    if (*p != '/') continue;
+    *p = '\0';
+    int rc = mkdir(path, 0700);
+    int e = errno;
+    *p = '/';
+    if (rc != 0 && e != EEXIST) {
+      snprintf(err, err_len, "cannot make the state folder for %s: %s", path, strerror(e));
+      return -1;
+    }
+  }
+  return 0;
+}
+
+int store_default_url(char *out, size_t out_len, char *err, size_t err_len) {
+  const char *state = getenv("STATE_DIRECTORY"), *xdg = getenv("XDG_STATE_HOME");
+  const char *home = getenv("HOME");
+  char path[4096];
+  /* systemd may list several folders, separated by ':': the first is ours. */
+  if (state && *state) snprintf(path, sizeof path, "%.*s/%s", (int)strcspn(state, ":"), state,
+                                STORE_DEFAULT_FILE);
+  else if (xdg && *xdg) snprintf(path, sizeof path, "%s/opal/%s", xdg, STORE_DEFAULT_FILE);
+  else if (home && *home)
+    snprintf(path, sizeof path, "%s/.local/state/opal/%s", home, STORE_DEFAULT_FILE);
+  else {
+    snprintf(err, err_len, "no state folder: set STATE_DIRECTORY, XDG_STATE_HOME or HOME, "
+                           "or give --store");
+    return -1;
+  }
+  if (make_folders(path, err, err_len) != 0) return -1;
+  snprintf(out, out_len, "sqlite:%s", path);
+  return 0;
+}
+
+const char *store_url_problem(const char *url) {
+  if (strcmp(url, "memory") == 0) return NULL;
+  if (strncmp(url, "redis://", 8) == 0) return store_redis_url_problem(url);
+  if (strncmp(url, "sqlite:", 7) != 0) return "expected memory, sqlite:PATH or redis://HOST:PORT[/DB]";
+  return url[7] ? NULL : "sqlite: needs a file path";
+}
+
+static store_engine *open_engine(const char *url, char *err, size_t err_len) {
+  if (strncmp(url, "redis://", 8) == 0) return store_redis_open(url, err, err_len);
+  return store_sqlite_open(url + 7, err, err_len);
+}
+
+store *store_open(const char *url, store_notify_fn notify, void *ctx, char *err,
+                  size_t err_len) {
+  const char *problem = store_url_problem(url);
+  if (problem) {
+    snprintf(err, err_len, "--store: %s (got '%s')", problem, url);
+    return NULL;
+  }
+  store_engine *engine = NULL;
+  if (strcmp(url, "memory") != 0 && !(engine = open_engine(url, err, err_len))) return NULL;
+  store *s = calloc(1, sizeof *s);
+  if (!s) abort(); /* at start-up: nothing to serve with */
+  snprintf(s->name, sizeof s->name, "%s", url);
+  s->engine = engine;
+  s->notify = notify;
+  s->ctx = ctx;
+  array_init(&s->loads, DEVICE_ID_MAX_LEN + 1);
+  array_init(&s->results, sizeof(load_result));
+  array_init(&s->writes, sizeof(store_write));
+  pthread_mutex_init(&s->lock, NULL);
+  pthread_cond_init(&s->wake, NULL);
+  if (engine && pthread_create(&s->thread, NULL, store_thread, s) != 0) abort();
+  return s;
+}
+
+void store_close(store *s) {
+  if (!s) return;
+  if (s->engine) {
+    pthread_mutex_lock(&s->lock);
+    s->closing = true;
+    pthread_cond_signal(&s->wake);
+    pthread_mutex_unlock(&s->lock);
+    pthread_join(s->thread, NULL);
+    s->engine->ops->close(s->engine);
+  }
+  array_free(&s->loads);
+  array_free(&s->results);
+  array_free(&s->writes);
+  pthread_mutex_destroy(&s->lock);
+  pthread_cond_destroy(&s->wake);
+  free(s);
+}

@@ -1,0 +1,67 @@
+/* The server's store: what it keeps of each device between runs (today,
+ * the mode). All I/O runs on a thread of the store's own, so the loop
+ * never waits for a disk: the loop asks for a record (store_load) and hears
+ * back later (store_drain), and hands over changed records (store_save),
+ * which the thread writes at once, a batch per transaction.
+ *
+ * Threads: store_open and store_close on the main thread; every other call
+ * on the loop thread, except the `notify` callback, which the store's thread
+ * calls. */
+#ifndef OPAL_STORE_H
+#define OPAL_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "store/store_engine.h"
+
+/* The default store's file name, in the folder store_default_url picks. */
+#define STORE_DEFAULT_FILE "opal-server.db"
+
+typedef struct store store;
+
+/* Store thread: finished loads are waiting; the loop should store_drain.
+ * Called once per batch of results, never with a lock of the store held. */
+typedef void (*store_notify_fn)(void *ctx);
+
+/* Loop thread: one finished load. `record` is NULL when the device has no
+ * record (or the load failed, which the store has logged). */
+typedef void (*store_loaded_fn)(void *ctx, const char *id, const store_record *record);
+
+/* "sqlite:" and the default file: $STATE_DIRECTORY/opal-server.db (systemd),
+ * else $XDG_STATE_HOME/opal/, else $HOME/.local/state/opal/ (the folders
+ * are made). 0, or -1 with one line in `err`. */
+int store_default_url(char *out, size_t out_len, char *err, size_t err_len);
+
+/* NULL when `url` is "memory", "sqlite:" and a path, or a redis:// URL;
+ * else a static sentence saying what is wrong with it. */
+const char *store_url_problem(const char *url);
+
+/* Opens `url`: "memory" (nothing is kept), "sqlite:PATH" or
+ * "redis://HOST:PORT[/DB]" (reached at once: a Redis that does not answer
+ * is an error here). NULL with one line in `err` naming --store, the path
+ * or the Redis. The caller owns the result and
+ * ends it with store_close. */
+store *store_open(const char *url, store_notify_fn notify, void *ctx, char *err, size_t err_len);
+
+/* "memory" or "sqlite:PATH", for the log. */
+const char *store_name(const store *s);
+
+/* False for "memory": nothing is loaded or saved, and the calls below
+ * must not be made. */
+bool store_keeps_state(const store *s);
+
+/* Asks for `id`'s record; the answer comes through store_drain. */
+void store_load(store *s, const char *id);
+
+/* Hands over `n` changed records (copied) to be written. */
+void store_save(store *s, const store_write *writes, size_t n);
+
+/* Delivers the loads finished so far to `loaded`. */
+void store_drain(store *s, store_loaded_fn loaded, void *ctx);
+
+/* Writes everything handed over (retrying for a while if the engine
+ * fails), stops the thread and frees the store. NULL does nothing. */
+void store_close(store *s);
+
+#endif

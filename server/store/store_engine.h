@@ -1,0 +1,45 @@
+/* A store engine: where device records live between runs (SQLite today).
+ * Synchronous and single-threaded: only the store's own thread
+ * (store/store.c) calls an engine, so an engine may block and needs no
+ * lock. Every failure is one line in `err` that names the engine and what
+ * went wrong ("sqlite /var/lib/opal/opal.db: disk I/O error"). */
+#ifndef OPAL_STORE_ENGINE_H
+#define OPAL_STORE_ENGINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "device_id.h"
+
+/* What the server keeps of a device across restarts. `version` grows by
+ * one with every change, so a write never replaces a newer record. */
+typedef struct store_record {
+  uint32_t mode;
+  uint64_t version;
+} store_record;
+
+/* One pending write: the device's latest record. */
+typedef struct store_write {
+  char id[DEVICE_ID_MAX_LEN + 1];
+  store_record record;
+} store_write;
+
+typedef struct store_engine store_engine;
+
+typedef struct store_engine_ops {
+  /* 1 and *out set when `id` has a record, 0 when it has none, -1 on error. */
+  int (*load)(store_engine *e, const char *id, store_record *out, char *err, size_t err_len);
+  /* Writes all `n` records as one transaction: all or none. A record whose
+   * stored version is already >= its version is left as it is. 0 or -1. */
+  int (*save)(store_engine *e, const store_write *writes, size_t n, char *err, size_t err_len);
+  /* Closes and frees the engine. */
+  void (*close)(store_engine *e);
+} store_engine_ops;
+
+/* Each engine embeds this as its first member. */
+struct store_engine {
+  const store_engine_ops *ops;
+};
+
+#endif
