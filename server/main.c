@@ -15,6 +15,7 @@
 #include "server_options.h"
 #include "sounds/sound_library.h"
 #include "store/store.h"
+#include "workers.h"
 
 /* The bundled assets: the repository's assets/ folder, found from the
  * binary (build/opal-server or build/asan/opal-server). */
@@ -49,39 +50,28 @@ static void log_sounds(const sound_library *lib) {
   }
 }
 
-/* The store named by --store, or the default file. NULL with one line in
- * `err`. The store will tell `server` when loads are done. */
-static store *open_store(const server_options *opts, opal_server *server, char *err,
-                         size_t err_len) {
+/* The store named by --store, or the default file; one connection to it
+ * per worker. NULL with one line in `err`. */
+static worker_set *open_workers(const server_options *opts, char *err, size_t err_len) {
   char url[4200];
   const char *chosen = opts->store;
   if (!chosen) {
     if (store_default_url(url, sizeof url, err, err_len) != 0) return NULL;
     chosen = url;
   }
-  return store_open(chosen, server_store_notify, server, err, err_len);
+  return workers_open(opts->workers, chosen, err, err_len);
 }
 
-/* Serves with `st` and `sounds` until a stop signal. The exit code. */
-static int serve(const server_options *opts, opal_server *server, store *st,
-                 const sound_library *sounds) {
-  char err[512];
+/* Serves with `set` and `sounds` until a stop signal. The exit code. */
+static int serve(const server_options *opts, worker_set *set, const sound_library *sounds) {
   raise_fd_limit();
   stop_signal_install();
   grpc_init();
-  server_config config = {.listen = opts->listen,
-                          .lead_ns = opts->lead_ms * NS_PER_MS,
-                          .sounds = sounds,
-                          .store = st};
-  int rc = server_start(server, &config, err, sizeof err);
-  if (rc == 0) {
-    server_run(server, &stop_signals); /* closes the store */
-  } else {
-    fprintf(stderr, "opal-server: %s\n", err);
-    store_close(st);
-  }
+  server_config config = {
+      .listen = opts->listen, .lead_ns = opts->lead_ms * NS_PER_MS, .sounds = sounds};
+  int rc = workers_run(set, &config);
   grpc_shutdown();
-  return rc == 0 ? 0 : 1;
+  return rc;
 }
 
 int main(int argc, char **argv) {
@@ -103,21 +93,21 @@ int main(int argc, char **argv) {
     return 1;
   }
   /* The store first: a bad --store is one line, before any sound is read. */
-  opal_server server;
-  store *st = open_store(&opts, &server, err, sizeof err);
-  if (!st) {
+  worker_set *set = open_workers(&opts, err, sizeof err);
+  if (!set) {
     fprintf(stderr, "opal-server: %s\n", err);
     return 2;
   }
   sound_library sounds;
   if (sound_library_load(&sounds, assets, err, sizeof err) != 0) {
     fprintf(stderr, "opal-server: %s\n", err);
-    store_close(st);
+    workers_free(set);
     return 1;
   }
   log_sounds(&sounds);
-  log_info("store %s", store_name(st));
-  int rc = serve(&opts, &server, st, &sounds);
+  log_info("store %s", workers_store_name(set));
+  int rc = serve(&opts, set, &sounds);
+  workers_free(set);
   sound_library_clear(&sounds);
   return rc;
 }

@@ -159,11 +159,13 @@ static void on_shutdown(loop_op *op, bool ok) {
   s->shutdown_done = true;
 }
 
-static grpc_channel_args *make_args(void) {
-  static grpc_arg args[] = {
+/* `share_port`: several workers of this process listen on one port. */
+static grpc_server *create_grpc_server(bool share_port) {
+  grpc_arg args[] = {
       {GRPC_ARG_INTEGER, GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH, {.integer = SERVER_MAX_RECEIVE_BYTES}},
-      /* A second server on the same port must fail, not share it. */
-      {GRPC_ARG_INTEGER, GRPC_ARG_ALLOW_REUSEPORT, {.integer = 0}},
+      /* Another process on the same port must fail, not share it (a
+       * listen_probe ran first); our own workers share it. */
+      {GRPC_ARG_INTEGER, GRPC_ARG_ALLOW_REUSEPORT, {.integer = share_port}},
       /* Find devices that vanished without closing their connection; an
        * idle device gets no data from us, so pings must not stop for that. */
       {GRPC_ARG_INTEGER, GRPC_ARG_KEEPALIVE_TIME_MS, {.integer = 60000}},
@@ -175,8 +177,8 @@ static grpc_channel_args *make_args(void) {
       /* A device needs three streams; this bounds what one connection holds. */
       {GRPC_ARG_INTEGER, GRPC_ARG_MAX_CONCURRENT_STREAMS, {.integer = 100}},
   };
-  static grpc_channel_args channel_args = {sizeof args / sizeof args[0], args};
-  return &channel_args;
+  grpc_channel_args channel_args = {sizeof args / sizeof args[0], args};
+  return grpc_server_create(&channel_args, NULL); /* it copies the args */
 }
 
 void server_store_notify(void *server) {
@@ -191,11 +193,19 @@ static void on_store_results(loop_op *op, bool ok) {
   store_drain(s->config.store, devices_loaded, &s->devices);
 }
 
-/* The HOST part of HOST:PORT, with the port actually bound. */
-static void describe_address(const char *listen, int port, char *out, size_t len) {
+void server_announce(const opal_server *s, unsigned workers) {
+  char where[300], count[32] = "";
+  server_bound_address(s, where, sizeof where);
+  if (workers > 1) snprintf(count, sizeof count, ", %u workers", workers);
+  log_info("listening on %s (lead %lld ms, %u modes%s)", where,
+           (long long)(s->config.lead_ns / NS_PER_MS), s->config.sounds->mode_count, count);
+}
+
+void server_bound_address(const opal_server *s, char *out, size_t len) {
+  const char *listen = s->config.listen;
   const char *colon = strrchr(listen, ':');
   int host_len = colon ? (int)(colon - listen) : (int)strlen(listen);
-  snprintf(out, len, "%.*s:%d", host_len, listen, port);
+  snprintf(out, len, "%.*s:%d", host_len, listen, s->port);
 }
 
 int server_start(opal_server *s, const server_config *config, char *err, size_t err_len) {
@@ -203,7 +213,7 @@ int server_start(opal_server *s, const server_config *config, char *err, size_t 
   s->config = *config;
   s->shutdown_op.fn = on_shutdown;
   devices_init(&s->devices, config->sounds, config->lead_ns, SERVER_MAX_DEVICES, config->store);
-  s->grpc = grpc_server_create(make_args(), NULL);
+  s->grpc = create_grpc_server(config->workers > 1);
   s->cq = grpc_completion_queue_create_for_next(NULL);
   s->store_op.fn = on_store_results;
   s->store_wakeup = loop_wakeup_create(s->cq, &s->store_op);
@@ -230,10 +240,8 @@ int server_start(opal_server *s, const server_config *config, char *err, size_t 
   grpc_server_start(s->grpc);
   for (int m = 0; m < METHOD_COUNT; m++) add_requests(s, (wire_method)m, REQUESTS_PER_METHOD);
   add_requests(s, ANY_OTHER_METHOD, 1);
-  char where[300];
-  describe_address(config->listen, s->port, where, sizeof where);
-  log_info("listening on %s (lead %lld ms, %u modes)", where,
-           (long long)(config->lead_ns / NS_PER_MS), config->sounds->mode_count);
+  /* Several workers are announced once, when all listen (workers.c). */
+  if (config->workers <= 1) server_announce(s, 1);
   return 0;
 }
 
@@ -269,9 +277,10 @@ void server_run(opal_server *s, volatile sig_atomic_t *stop_requested) {
    * store's thread is gone before the queue it wakes. */
   devices_store_flush(&s->devices);
   store_close(s->config.store);
+  if (s->config.closing) s->config.closing(s->config.closing_ctx);
   loop_wakeup_destroy(s->store_wakeup);
   grpc_server_destroy(s->grpc);
   cq_loop_destroy(s->cq);
   devices_clear(&s->devices);
-  log_info("stopped");
+  if (s->config.workers <= 1) log_info("stopped"); /* else once, by workers.c */
 }

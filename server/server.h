@@ -30,6 +30,13 @@ typedef struct server_config {
   /* Opened with server_store_notify and this server as its context. The
    * server takes it over when it starts, and server_run closes it. */
   store *store;
+  /* Several workers (server/workers.h): this one's index and how many share
+   * the port; 0 workers means one server alone. Only worker 0 announces. */
+  unsigned worker, workers;
+  /* Called on the loop thread at the last moment anything may still post
+   * to the queue (before it is destroyed), or NULL. */
+  void (*closing)(void *ctx);
+  void *closing_ctx;
 } server_config;
 
 typedef struct opal_server {
@@ -48,6 +55,13 @@ typedef struct opal_server {
   loop_wakeup *store_wakeup; /* the store's thread has loads for the loop */
   loop_op store_op;
 } opal_server;
+
+/* Logs "listening on HOST:PORT (lead …, N modes[, K workers])": the line
+ * that says the server takes calls. */
+void server_announce(const opal_server *s, unsigned workers);
+
+/* HOST:PORT with the port actually bound (port 0 asks for a free one). */
+void server_bound_address(const opal_server *s, char *out, size_t len);
 
 /* The store's notify callback (store_notify_fn); `server` is the
  * opal_server that will be started with the store. Any thread. */

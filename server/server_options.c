@@ -1,6 +1,7 @@
 #include "server_options.h"
 
 #include <string.h>
+#include <unistd.h>
 
 #include "cli_args.h"
 #include "store/store.h"
@@ -21,22 +22,40 @@ static const char usage[] =
     "                       default sqlite: in\n"
     "                       $STATE_DIRECTORY, $XDG_STATE_HOME/opal or\n"
     "                       ~/.local/state/opal (file " STORE_DEFAULT_FILE ")\n"
+    "  --workers K          loops sharing the port and the devices, one thread\n"
+    "                       each: 1..256, or auto (one per core; default 1)\n"
     "  --log-level LEVEL    debug, info, warn or error (default info)\n"
     "  --help               show this help and exit\n"
     "  --version            show the version and exit\n";
 
-enum { OPT_LISTEN = 1, OPT_ASSETS, OPT_LEAD, OPT_STORE, OPT_LOG, OPT_HELP, OPT_VERSION };
+enum { OPT_LISTEN = 1, OPT_ASSETS, OPT_LEAD, OPT_STORE, OPT_WORKERS, OPT_LOG, OPT_HELP,
+       OPT_VERSION };
 
 static const struct option long_options[] = {
     {"listen", required_argument, NULL, OPT_LISTEN},
     {"assets", required_argument, NULL, OPT_ASSETS},
     {"lead-ms", required_argument, NULL, OPT_LEAD},
     {"store", required_argument, NULL, OPT_STORE},
+    {"workers", required_argument, NULL, OPT_WORKERS},
     {"log-level", required_argument, NULL, OPT_LOG},
     {"help", no_argument, NULL, OPT_HELP},
     {"version", no_argument, NULL, OPT_VERSION},
     {NULL, 0, NULL, 0},
 };
+
+/* "auto" is one worker per online core. */
+static cli_result take_workers(const char *arg, server_options *o, char *err, size_t len) {
+  long k;
+  if (strcmp(arg, "auto") == 0) {
+    k = sysconf(_SC_NPROCESSORS_ONLN);
+    o->workers = k < 1 ? 1 : k > SERVER_MAX_WORKERS ? SERVER_MAX_WORKERS : (unsigned)k;
+    return CLI_RUN;
+  }
+  if (!cli_parse_long(arg, 1, SERVER_MAX_WORKERS, &k))
+    return cli_bad(err, len, "--workers", "expected 1 to 256, or auto", arg);
+  o->workers = (unsigned)k;
+  return CLI_RUN;
+}
 
 static cli_result take(int opt, const char *arg, void *ctx, FILE *out, char *err,
                        size_t len) {
@@ -62,6 +81,8 @@ static cli_result take(int opt, const char *arg, void *ctx, FILE *out, char *err
     if ((why = store_url_problem(arg))) return cli_bad(err, len, "--store", why, arg);
     o->store = arg;
     return CLI_RUN;
+  case OPT_WORKERS:
+    return take_workers(arg, o, err, len);
   case OPT_LOG:
     if (!log_level_parse(arg, &o->log_level))
       return cli_bad(err, len, "--log-level", "expected debug, info, warn or error", arg);
@@ -79,6 +100,7 @@ cli_result server_options_parse(int argc, char **argv, server_options *o, FILE *
                                     char *err, size_t err_len) {
   *o = (server_options){.listen = SERVER_DEFAULT_LISTEN,
                         .lead_ms = SERVER_DEFAULT_LEAD_MS,
+                        .workers = 1,
                         .log_level = LOG_INFO};
   return cli_parse(argc, argv, long_options, take, o, out, err, err_len);
 }

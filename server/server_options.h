@@ -12,12 +12,14 @@
 #define SERVER_DEFAULT_LISTEN "0.0.0.0:50051"
 #define SERVER_DEFAULT_LEAD_MS 150
 #define SERVER_MAX_LEAD_MS 5000
+#define SERVER_MAX_WORKERS 256
 
 typedef struct server_options {
   const char *listen;
   const char *assets; /* NULL: the bundled assets next to the binary */
   long lead_ms;
   const char *store; /* NULL: the default (store_default_url) */
+  unsigned workers;  /* loops sharing the port, 1.. */
   log_level log_level;
 } server_options;
 

@@ -10,4 +10,8 @@
  * otherwise a static sentence saying what is wrong with it. */
 const char *device_id_problem(const char *id, size_t len);
 
+/* A hash of a NUL-terminated id, for the tables keyed by device_id (FNV-1a:
+ * ids are short, and a hostile choice costs only a longer chain). */
+size_t device_id_hash(const char *id);
+
 #endif

@@ -24,6 +24,7 @@ typedef struct device {
   /* Kept in the store (devices/device_store.h). While `loading`, its calls
    * are attached but not started. `version` counts its changes. */
   bool loading;
+  bool foreign; /* handed over to another worker: claim it back before use */
   int64_t load_started_ns;
   uint64_t version;
   uint64_t batch_gen; /* in the store's current batch when equal to its batch_gen */

@@ -36,17 +36,21 @@ static void push_load(device_store *ds, const char *id, int64_t deadline_ns) {
   p->deadline_ns = deadline_ns;
 }
 
-void device_store_begin_load(device_store *ds, device *d, int64_t now_ns) {
-  if (!ds->store) return;
+void device_store_begin_wait(device_store *ds, device *d, int64_t now_ns) {
   d->loading = true;
   d->load_started_ns = now_ns;
   push_load(ds, d->id, now_ns + DEVICE_STORE_LOAD_WAIT_NS);
+}
+
+void device_store_begin_load(device_store *ds, device *d, int64_t now_ns) {
+  if (!ds->store) return;
+  device_store_begin_wait(ds, d, now_ns);
   store_load(ds->store, d->id);
 }
 
 void device_store_changed(device_store *ds, device *d, int64_t now_ns) {
+  d->version++; /* counted even when nothing is kept: a hand-over carries it */
   if (!ds->store) return;
-  d->version++;
   if (d->batch_gen != ds->batch_gen) {
     if (ds->batch_len == ds->batch_cap) {
       ds->batch_cap = ds->batch_cap ? ds->batch_cap * 2 : 64;
@@ -80,6 +84,7 @@ static uint32_t usable_mode(const device *d, const store_record *record, unsigne
 void device_store_loaded(device_store *ds, registry *r, const char *id,
                          const store_record *record, unsigned mode_count, device_ready_fn ready) {
   device *d = registry_find(r, id);
+  if (d && d->foreign) return; /* another worker serves it now */
   if (!d || !record) {
     if (d && d->loading) {
       d->loading = false;

@@ -46,6 +46,10 @@ void device_store_init(device_store *ds, store *st);
  * for device_ready). Does nothing when nothing is kept. */
 void device_store_begin_load(device_store *ds, device *d, int64_t now_ns);
 
+/* The device's record comes from elsewhere (another worker hands it over,
+ * through device_store_loaded): mark it loading and wait as for a load. */
+void device_store_begin_wait(device_store *ds, device *d, int64_t now_ns);
+
 /* The device's mode changed: a new version goes into the next write. */
 void device_store_changed(device_store *ds, device *d, int64_t now_ns);
 
@@ -61,6 +65,9 @@ void device_store_work(device_store *ds, registry *r, int64_t now_ns, device_rea
 
 /* When device_store_work next has something to do; INT64_MAX for never. */
 int64_t device_store_deadline(const device_store *ds);
+
+/* True when records are kept (a store other than "memory"). */
+static inline bool device_store_keeps(const device_store *ds) { return ds->store != NULL; }
 
 /* Hands every collected change to the store now (shutdown). */
 void device_store_flush(device_store *ds);

@@ -18,15 +18,35 @@ void devices_init(devices *ds, const sound_library *sounds, int64_t lead_ns, siz
   ds->registry.limit = limit;
   ds->sounds = sounds;
   ds->lead_ns = lead_ns;
+  ds->log_tag = "";
   device_store_init(&ds->kept, st);
+}
+
+void devices_set_owner(devices *ds, const devices_owner_hooks *owner, const char *log_tag) {
+  ds->owner = *owner;
+  ds->log_tag = log_tag;
+}
+
+/* A connection's first call for `d` reached this set. Another worker may
+ * have the device (it hands it over), or the store its record. */
+static void claim(devices *ds, device *d, bool is_new) {
+  int64_t now = clock_now_ns();
+  if (ds->owner.claim && ds->owner.claim(ds->owner.ctx, d->id)) {
+    d->foreign = false;
+    device_store_begin_wait(&ds->kept, d, now);
+  } else if (is_new || d->foreign) {
+    d->foreign = false;
+    device_store_begin_load(&ds->kept, d, now);
+  }
 }
 
 device *devices_get(devices *ds, const char *id) {
   device *d = registry_get(&ds->registry, id);
-  if (d && !d->devices) { /* new: its record may be in the store */
-    d->devices = ds;
-    device_store_begin_load(&ds->kept, d, clock_now_ns());
-  }
+  if (!d) return NULL;
+  bool is_new = !d->devices;
+  d->devices = ds;
+  /* A device with calls here is served here: only a first call claims. */
+  if ((is_new || d->offline) && !d->loading) claim(ds, d, is_new);
   return d;
 }
 
@@ -202,7 +222,8 @@ static void take_over(device *d, rpc_call *c) {
   registry_online(&d->devices->registry, d);
   /* A device still loading says its mode once it knows it (on_ready). */
   if (before == 0 && !d->loading)
-    log_info("connect device=%s peer=%s mode=%u", d->id, c->peer, d->state.mode);
+    log_info("connect device=%s peer=%s mode=%u%s", d->id, c->peer, d->state.mode,
+             d->devices->log_tag);
   else if (taken_over)
     log_info("takeover device=%s peer=%s mode=%u", d->id, c->peer, d->state.mode);
 }
@@ -219,7 +240,9 @@ static void on_ready(device *d) {
   rpc_call *any = call_of(d, METHOD_STATUS) ? call_of(d, METHOD_STATUS)
                   : call_of(d, METHOD_EVENT) ? call_of(d, METHOD_EVENT)
                                              : call_of(d, METHOD_AUDIO);
-  if (any) log_info("connect device=%s peer=%s mode=%u", d->id, any->peer, d->state.mode);
+  if (any)
+    log_info("connect device=%s peer=%s mode=%u%s", d->id, any->peer, d->state.mode,
+             d->devices->log_tag);
   if (d->status) open_status(d);
   if (d->event) event_call_open(d->event, d->id, on_button);
 }
@@ -256,3 +279,38 @@ void devices_store_work(devices *ds, int64_t now_ns) {
 int64_t devices_store_deadline(const devices *ds) { return device_store_deadline(&ds->kept); }
 
 void devices_store_flush(devices *ds) { device_store_flush(&ds->kept); }
+
+/* ---- Several workers ---- */
+
+bool devices_release(devices *ds, const char *id, store_record *out) {
+  device *d = registry_find(&ds->registry, id);
+  if (!d || d->foreign) return false;
+  /* A device still waiting for its own record has none to give: the new
+   * owner asks the store. */
+  bool known = !d->loading;
+  *out = (store_record){.mode = d->state.mode, .version = d->version};
+  for (int k = 0; k < METHOD_COUNT; k++) {
+    rpc_call *c = call_of(d, (wire_method)k);
+    if (!c) continue;
+    let_go(d, (wire_method)k);
+    char why[192];
+    snprintf(why, sizeof why, "device_id %s was taken over by a new connection (on another worker)",
+             d->id);
+    rpc_call_abort(c, GRPC_STATUS_ABORTED, why);
+  }
+  if (!d->offline) registry_offline(&ds->registry, d);
+  d->loading = false;
+  d->foreign = true;
+  return known;
+}
+
+void devices_handover_none(devices *ds, const char *id) {
+  device *d = registry_find(&ds->registry, id);
+  if (!d || !d->loading) return;
+  if (device_store_keeps(&ds->kept)) {
+    device_store_begin_load(&ds->kept, d, clock_now_ns());
+  } else {
+    d->loading = false;
+    on_ready(d);
+  }
+}

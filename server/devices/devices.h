@@ -19,12 +19,23 @@
 #include "sounds/sound_library.h"
 #include "store/store.h"
 
+/* With several workers in one process, the one that a device's new
+ * connection reaches claims it from whichever worker had it. */
+typedef struct devices_owner_hooks {
+  void *ctx;
+  /* Claims `id` for this set. True when another set had it: its record
+   * then comes through devices_loaded, or devices_handover_none. */
+  bool (*claim)(void *ctx, const char *id);
+} devices_owner_hooks;
+
 typedef struct devices {
   registry registry;           /* owns every device record */
   device *playing;             /* devices with a sound in progress */
   const sound_library *sounds; /* borrowed, outlives the devices */
   int64_t lead_ns;             /* how far audio runs ahead of real time */
   device_store kept;           /* what outlives the process */
+  devices_owner_hooks owner;   /* several workers: who serves a device */
+  const char *log_tag;         /* "" or " worker=N", after connect lines */
 } devices;
 
 /* An empty set that remembers at most `limit` devices (0: no limit) and
@@ -58,6 +69,18 @@ int64_t devices_store_deadline(const devices *ds);
 void devices_loaded(void *ctx, const char *id, const store_record *record);
 /* Hands every change to the store now (shutdown). */
 void devices_store_flush(devices *ds);
+
+/* Several workers: how this set claims devices, and the tag its connect
+ * log lines end with. Both borrowed. */
+void devices_set_owner(devices *ds, const devices_owner_hooks *owner, const char *log_tag);
+
+/* Another worker claimed `id`: its calls here end with ABORTED, and *out
+ * is what this set knew of it. False when the device is not served here,
+ * or was still waiting for its record (then the new owner asks the store). */
+bool devices_release(devices *ds, const char *id, store_record *out);
+
+/* The worker asked for `id`'s record had none: load it from the store. */
+void devices_handover_none(devices *ds, const char *id);
 
 /* Frees every device (not the store). Every call must have closed first. */
 void devices_clear(devices *ds);

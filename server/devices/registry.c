@@ -7,13 +7,6 @@
 
 #include "devices/device.h"
 
-/* FNV-1a: short ids, no adversarial cost beyond a longer chain. */
-static size_t hash_id(const char *id) {
-  uint64_t h = 1469598103934665603ULL;
-  for (; *id; id++) h = (h ^ (unsigned char)*id) * 1099511628211ULL;
-  return (size_t)h;
-}
-
 static int grow(registry *r) {
   size_t n = r->bucket_count ? r->bucket_count * 2 : 64;
   device **buckets = calloc(n, sizeof *buckets);
@@ -22,7 +15,7 @@ static int grow(registry *r) {
     device *d = r->buckets[i];
     while (d) {
       device *next = d->hash_next;
-      size_t b = hash_id(d->id) & (n - 1);
+      size_t b = device_id_hash(d->id) & (n - 1);
       d->hash_next = buckets[b];
       buckets[b] = d;
       d = next;
@@ -36,7 +29,7 @@ static int grow(registry *r) {
 
 device *registry_find(const registry *r, const char *id) {
   if (!r->bucket_count) return NULL;
-  device *d = r->buckets[hash_id(id) & (r->bucket_count - 1)];
+  device *d = r->buckets[device_id_hash(id) & (r->bucket_count - 1)];
   while (d && strcmp(d->id, id) != 0) d = d->hash_next;
   return d;
 }
@@ -65,7 +58,7 @@ static bool evict_one(registry *r) {
   device *victim = r->offline_head;
   if (!victim) return false;
   registry_online(r, victim);
-  device **link = &r->buckets[hash_id(victim->id) & (r->bucket_count - 1)];
+  device **link = &r->buckets[device_id_hash(victim->id) & (r->bucket_count - 1)];
   while (*link != victim) link = &(*link)->hash_next;
   *link = victim->hash_next;
   r->count--;
@@ -81,7 +74,7 @@ device *registry_get(registry *r, const char *id) {
   d = calloc(1, sizeof *d);
   if (!d) return NULL;
   snprintf(d->id, sizeof d->id, "%s", id);
-  size_t b = hash_id(id) & (r->bucket_count - 1);
+  size_t b = device_id_hash(id) & (r->bucket_count - 1);
   d->hash_next = r->buckets[b];
   r->buckets[b] = d;
   r->count++;

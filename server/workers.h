@@ -1,0 +1,34 @@
+/* opal-server --workers K: K servers in one process, each with its own loop
+ * thread, completion queue, devices and store connection, all listening on
+ * one port (SO_REUSEPORT: the kernel gives each connection, so each device's
+ * three calls, to one of them). Exactly one worker serves a device: the
+ * worker a device's new connection reaches claims it (server/owners.h), and
+ * the worker that had it ends its calls there and hands its record over by
+ * message, so a device keeps its mode whichever worker it reaches, with any
+ * store, "memory" included. Nothing is locked on the streaming path: a
+ * worker's devices are its own thread's. */
+#ifndef OPAL_WORKERS_H
+#define OPAL_WORKERS_H
+
+#include <stddef.h>
+
+#include "server.h"
+
+typedef struct worker_set worker_set;
+
+/* `count` workers, each with its own connection to the store at `url`.
+ * NULL with one line in `err` when the store cannot be opened. The caller
+ * owns the result and frees it with workers_free. */
+worker_set *workers_open(unsigned count, const char *url, char *err, size_t err_len);
+
+/* The first worker's store, for the log's "store" line. */
+const char *workers_store_name(const worker_set *set);
+
+/* Starts every worker with `config` (its listen address for the first; the
+ * rest share the port the first bound), serves until a stop signal and
+ * joins them. 0, or 1 with the reason on stderr. */
+int workers_run(worker_set *set, const server_config *config);
+
+void workers_free(worker_set *set);
+
+#endif
