@@ -9,7 +9,7 @@
 #                   (tests/run-tests.sh --list names them), NO_ASAN=1 skips
 #                   the ASan+UBSan build and pass; logs of failed suites are
 #                   kept in build/test-logs/<time>/
-#   make bench      server + fleet scenarios (6-7 min, at most ~10);
+#   make bench      server + fleet scenarios (9-10 min, at most ~11);
 #                   make bench-quick (~1 min)
 #   make bench-device  device audio latency, RSS and CPU
 #   make clean

@@ -178,8 +178,9 @@ def kill(proc, grace=5.0):
 
 
 class Server:
-    def __init__(self, tmpdir, tag):
+    def __init__(self, tmpdir, tag, extra_args=()):
         self.log_path = os.path.join(tmpdir, "server-%s.log" % tag)
+        self.extra_args = list(extra_args)
         self.proc = None
         self.port = None
 
@@ -187,7 +188,7 @@ class Server:
         self.log = open(self.log_path, "w")
         self.proc = subprocess.Popen(
             [SERVER, "--listen", "127.0.0.1:0", "--assets", ASSETS, "--log-level", "info",
-             "--store", "memory"],
+             "--store", "memory"] + self.extra_args,
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self.log)
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
@@ -393,12 +394,12 @@ def anomalies(final, expect_streams=True):
     return out
 
 
-def measure(tag, args, timeout_s, tmpdir, expect_streams=True):
+def measure(tag, args, timeout_s, tmpdir, expect_streams=True, server_args=()):
     """One fleet run against a fresh server: the final summary and CPU/RSS
     of both processes over the measured window (from the first progress
     summary with every device connected to the final one)."""
-    res = {"tag": tag, "fleet_args": args}
-    server = Server(tmpdir, tag)
+    res = {"tag": tag, "fleet_args": args, "server_args": list(server_args)}
+    server = Server(tmpdir, tag, server_args)
     sampler = None
     try:
         server.start()
@@ -591,13 +592,13 @@ def scenario_idle(cfg, tmpdir):
     return r
 
 
-def streaming_step(n, cfg, tmpdir):
+def streaming_step(n, cfg, tmpdir, server_args=(), tag=""):
     secs = cfg["stream_s"]
     path = script_file(tmpdir, "stream-%d.script" % n, streaming_script(secs))
     ramp = 1000
-    r = measure("stream-%d" % n, ["--fleet", str(n), "--id-prefix", "s%d" % n, "--script", path,
-                                  "--ramp", str(ramp), "--duration", str(secs + 60)],
-                secs + n / float(ramp) + 120, tmpdir)
+    r = measure("stream-%d%s" % (n, tag), ["--fleet", str(n), "--id-prefix", "s%d" % n, "--script", path,
+                                           "--ramp", str(ramp), "--duration", str(secs + 60)],
+                secs + n / float(ramp) + 120, tmpdir, server_args=server_args)
     r["n"] = n
     if r["status"] == "ok":
         f = r["final"]
@@ -620,6 +621,40 @@ def streaming_step(n, cfg, tmpdir):
     else:
         r["good"] = False
         r["why"] = [r["error"]]
+    return r
+
+
+def cpu_ms_per_stream_s(step):
+    """The server's CPU per second of audio per stream, in ms."""
+    s = step.get("server")
+    if step.get("status") != "ok" or not s or not step.get("n"):
+        return None
+    return s["cpu_pct"] * 10.0 / step["n"]
+
+
+def scenario_workers(cfg, tmpdir):
+    """The same streaming fleet against --workers 1 and --workers 2, one
+    right after the other, so the ratio is measured side by side."""
+    n = cfg["workers_n"]
+    runs = [streaming_step(n, cfg, tmpdir, ["--workers", str(k)], "-w%d" % k) for k in (1, 2)]
+    r = {"name": "%s streaming, 1 vs 2 workers, %d s each" % (format(n, ","), cfg["stream_s"]),
+         "status": "ok", "rows": [], "workers_runs": runs}
+    for k, st in zip((1, 2), runs):
+        if st["status"] != "ok":
+            r["rows"].append(("%d worker%s" % (k, "s" if k > 1 else ""), "ERROR " + st["error"], ""))
+            continue
+        f, s, fl = st["final"], st.get("server") or {}, st.get("fleet") or {}
+        per = cpu_ms_per_stream_s(st)
+        r["rows"].append(("%d worker%s" % (k, "s" if k > 1 else ""),
+                          "server CPU %s %% (%s ms per stream-second), fleet CPU %s %%, box %s; "
+                          "%s late packets, %s; pacing lag %s" % (
+                              s.get("cpu_pct"), "%.3f" % per if per is not None else "?", fl.get("cpu_pct"),
+                              box_text(st), f.get("late_packets"), "good" if st["good"] else "; ".join(st["why"]),
+                              fmt_lat(lag_of(st), ("p50", "p99", "max")) if lag_of(st) else "?"), ""))
+    a, b = (cpu_ms_per_stream_s(st) for st in runs)
+    if a and b:
+        r["rows"].append(("ratio, 2 workers / 1 worker", "%.2f× the server CPU per stream-second" % (b / a),
+                          "same fleet, same minute; fleet and server share this box"))
     return r
 
 
@@ -855,23 +890,23 @@ def main():
     ap.add_argument("--quick", action="store_true", help="smaller scenarios, about a minute")
     ap.add_argument("--json", metavar="FILE", help="write the raw figures as JSON")
     ap.add_argument("--markdown", metavar="FILE", help="write the tables for docs/performance.md")
-    ap.add_argument("--only", metavar="LIST", help="comma-separated: single,load,idle,streaming")
+    ap.add_argument("--only", metavar="LIST", help="comma-separated: single,load,idle,workers,streaming")
     ap.add_argument("--stream-steps", metavar="N,N,...", help="streaming N sequence to try upwards")
     a = ap.parse_args()
 
     if a.quick:
-        cfg = {"cycles": 20, "load_n": 200, "load_s": 10, "idle_n": 1000, "idle_s": 5,
+        cfg = {"cycles": 20, "load_n": 200, "load_s": 10, "idle_n": 1000, "idle_s": 5, "workers_n": 200,
                "stream_s": 10, "stream_steps": [200, 500], "stream_down": [100, 50],
                "stream_refine": 0, "stream_grain": 100}
         budget = QUICK_BUDGET_S
     else:
-        cfg = {"cycles": 100, "load_n": 1000, "load_s": 30, "idle_n": 10000, "idle_s": 10,
+        cfg = {"cycles": 100, "load_n": 1000, "load_s": 30, "idle_n": 10000, "idle_s": 10, "workers_n": 1000,
                "stream_s": 60, "stream_steps": [1000, 2000, 3000, 4000, 6000, 8000, 10000],
                "stream_down": [500, 250], "stream_refine": 2, "stream_grain": 250}
         budget = FULL_BUDGET_S
     if a.stream_steps:
         cfg["stream_steps"] = [int(x) for x in a.stream_steps.split(",")]
-    only = set(a.only.split(",")) if a.only else {"single", "load", "idle", "streaming"}
+    only = set(a.only.split(",")) if a.only else {"single", "load", "idle", "workers", "streaming"}
 
     for b in (SERVER, DEVICE):
         if not os.access(b, os.X_OK):
@@ -891,10 +926,11 @@ def main():
     results = []
     tmpdir = tempfile.mkdtemp(prefix="opal-bench-")
     print("bench: %s; logs in %s; RLIMIT_NOFILE %d%s" % (
-        "quick" if a.quick else "full (6-10 minutes)", tmpdir, soft,
+        "quick" if a.quick else "full (9-11 minutes)", tmpdir, soft,
         " (< %d needed!)" % need if soft < need else ""), file=sys.stderr, flush=True)
     try:
-        for key, fn in (("single", scenario_single), ("load", scenario_load), ("idle", scenario_idle)):
+        for key, fn in (("single", scenario_single), ("load", scenario_load), ("idle", scenario_idle),
+                        ("workers", scenario_workers)):
             if key in only:
                 print("  %s ..." % key, file=sys.stderr, flush=True)
                 r = fn(cfg, tmpdir)
