@@ -43,13 +43,13 @@ struct worker_set {
 
 /* ---- hand-over ---- */
 
-static void send_to(worker *from, unsigned to, worker_msg_kind kind, const char *id,
+/* False when worker `to` has stopped: it takes no mail any more. */
+static bool send_to(worker *from, unsigned to, worker_msg_kind kind, const char *id,
                     const store_record *record) {
   worker_msg m = {.kind = kind, .from = from->index};
   snprintf(m.id, sizeof m.id, "%s", id);
   if (record) m.record = *record;
-  /* A worker that has stopped takes no mail; the asker stops waiting. */
-  loop_mailbox_post(from->set->workers[to].mailbox, &m);
+  return loop_mailbox_post(from->set->workers[to].mailbox, &m);
 }
 
 /* devices_owner_hooks.claim */
@@ -57,9 +57,7 @@ static bool claim(void *ctx, const char *id) {
   worker *w = ctx;
   int before = owners_claim(w->set->owners, id, (int)w->index);
   if (before < 0 || (unsigned)before == w->index) return false;
-  worker_msg m = {.kind = MSG_RELEASE, .from = w->index};
-  snprintf(m.id, sizeof m.id, "%s", id);
-  return loop_mailbox_post(w->set->workers[before].mailbox, &m);
+  return send_to(w, (unsigned)before, MSG_RELEASE, id, NULL);
 }
 
 static void on_message(void *ctx, const void *msg) {
@@ -72,7 +70,7 @@ static void on_message(void *ctx, const void *msg) {
     if (devices_release(ds, m->id, &record)) {
       log_info("handover device=%s from worker=%u to worker=%u mode=%u", m->id, w->index,
                m->from, record.mode);
-      send_to(w, m->from, MSG_RECORD, m->id, &record);
+      send_to(w, m->from, MSG_RECORD, m->id, &record); /* an asker that stopped waits no more */
     } else {
       send_to(w, m->from, MSG_NONE, m->id, NULL);
     }

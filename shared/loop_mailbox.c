@@ -2,16 +2,14 @@
 
 #include <pthread.h>
 #include <stdlib.h>
-#include <string.h>
 
+#include "item_array.h"
 #include "loop_wakeup.h"
 
 struct loop_mailbox {
   pthread_mutex_t lock;
   loop_wakeup *wakeup;
-  size_t size;
-  unsigned char *items; /* guarded by lock, like len, cap and closed */
-  size_t len, cap;
+  item_array waiting; /* guarded by lock, like closed */
   bool closed;
 };
 
@@ -23,7 +21,7 @@ loop_mailbox *loop_mailbox_create(grpc_completion_queue *cq, loop_op *op, size_t
     free(m);
     return NULL;
   }
-  m->size = size;
+  item_array_init(&m->waiting, size);
   pthread_mutex_init(&m->lock, NULL);
   return m;
 }
@@ -31,15 +29,8 @@ loop_mailbox *loop_mailbox_create(grpc_completion_queue *cq, loop_op *op, size_t
 bool loop_mailbox_post(loop_mailbox *m, const void *msg) {
   pthread_mutex_lock(&m->lock);
   bool ok = !m->closed;
-  if (ok && m->len == m->cap) {
-    size_t cap = m->cap ? m->cap * 2 : 16;
-    unsigned char *grown = realloc(m->items, cap * m->size);
-    if (!grown) abort(); /* a lost message would leave a device waiting forever */
-    m->items = grown;
-    m->cap = cap;
-  }
   if (ok) {
-    memcpy(m->items + m->len++ * m->size, msg, m->size);
+    item_array_append(&m->waiting, msg, 1);
     /* Posted under the lock, so close cannot destroy the wakeup meanwhile. */
     loop_wakeup_post(m->wakeup);
   }
@@ -49,14 +40,12 @@ bool loop_mailbox_post(loop_mailbox *m, const void *msg) {
 
 void loop_mailbox_take(loop_mailbox *m, void (*each)(void *ctx, const void *msg), void *ctx) {
   loop_wakeup_done(m->wakeup);
+  item_array taken;
   pthread_mutex_lock(&m->lock);
-  unsigned char *items = m->items;
-  size_t len = m->len;
-  m->items = NULL;
-  m->len = m->cap = 0;
+  item_array_take(&m->waiting, &taken);
   pthread_mutex_unlock(&m->lock);
-  for (size_t i = 0; i < len; i++) each(ctx, items + i * m->size);
-  free(items);
+  for (size_t i = 0; i < taken.len; i++) each(ctx, item_array_at(&taken, i));
+  item_array_free(&taken);
 }
 
 void loop_mailbox_close(loop_mailbox *m) {
@@ -71,6 +60,6 @@ void loop_mailbox_free(loop_mailbox *m) {
   if (!m) return;
   if (m->wakeup) loop_wakeup_destroy(m->wakeup);
   pthread_mutex_destroy(&m->lock);
-  free(m->items);
+  item_array_free(&m->waiting);
   free(m);
 }

@@ -10,11 +10,12 @@
 void device_store_init(device_store *ds, store *st) {
   memset(ds, 0, sizeof *ds);
   ds->store = st && store_keeps_state(st) ? st : NULL;
+  item_array_init(&ds->batch, sizeof(store_write));
   ds->batch_gen = 1; /* device records start at 0: in no batch */
 }
 
 void device_store_clear(device_store *ds) {
-  free(ds->batch);
+  item_array_free(&ds->batch);
   free(ds->loads);
   memset(ds, 0, sizeof *ds);
 }
@@ -52,23 +53,21 @@ void device_store_changed(device_store *ds, device *d, int64_t now_ns) {
   d->version++; /* counted even when nothing is kept: a hand-over carries it */
   if (!ds->store) return;
   if (d->batch_gen != ds->batch_gen) {
-    if (ds->batch_len == ds->batch_cap) {
-      ds->batch_cap = ds->batch_cap ? ds->batch_cap * 2 : 64;
-      ds->batch = realloc(ds->batch, ds->batch_cap * sizeof *ds->batch);
-      if (!ds->batch) abort(); /* the loop cannot go on without its queues */
-    }
+    store_write w = {0};
+    snprintf(w.id, sizeof w.id, "%s", d->id);
     d->batch_gen = ds->batch_gen;
-    d->batch_index = ds->batch_len++;
-    snprintf(ds->batch[d->batch_index].id, sizeof ds->batch[0].id, "%s", d->id);
+    d->batch_index = ds->batch.len;
+    item_array_append(&ds->batch, &w, 1);
   }
-  ds->batch[d->batch_index].record = (store_record){.mode = d->state.mode, .version = d->version};
+  store_write *w = item_array_at(&ds->batch, d->batch_index);
+  w->record = (store_record){.mode = d->state.mode, .version = d->version};
   if (!ds->flush_at_ns) ds->flush_at_ns = now_ns + DEVICE_STORE_FLUSH_NS;
 }
 
 void device_store_flush(device_store *ds) {
-  if (!ds->store || ds->batch_len == 0) return;
-  store_save(ds->store, ds->batch, ds->batch_len);
-  ds->batch_len = 0;
+  if (!ds->store || ds->batch.len == 0) return;
+  store_save(ds->store, ds->batch.items, ds->batch.len);
+  ds->batch.len = 0; /* the room is kept for the next batch */
   ds->batch_gen++;
   ds->flush_at_ns = 0;
 }

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "devices/device.h"
+#include "item_array.h"
 #include "devices/registry.h"
 #include "store/store.h"
 
@@ -29,8 +30,7 @@ typedef struct pending_load {
 
 typedef struct device_store {
   store *store; /* borrowed; NULL when nothing is kept */
-  store_write *batch; /* changes since the last flush, one per device */
-  size_t batch_len, batch_cap;
+  item_array batch; /* store_write: changes since the last flush, one per device */
   uint64_t batch_gen; /* a device is in the batch when its batch_gen is this */
   int64_t flush_at_ns; /* 0 when the batch is empty */
   pending_load *loads; /* a ring, oldest first: they all wait as long */

@@ -237,9 +237,8 @@ static void open_status(device *d) {
 /* The device's record is in (or was not waited for any longer): the calls
  * that arrived meanwhile start, with the mode it has now. */
 static void on_ready(device *d) {
-  rpc_call *any = call_of(d, METHOD_STATUS) ? call_of(d, METHOD_STATUS)
-                  : call_of(d, METHOD_EVENT) ? call_of(d, METHOD_EVENT)
-                                             : call_of(d, METHOD_AUDIO);
+  rpc_call *any = NULL;
+  for (int k = 0; k < METHOD_COUNT && !any; k++) any = call_of(d, (wire_method)k);
   if (any)
     log_info("connect device=%s peer=%s mode=%u%s", d->id, any->peer, d->state.mode,
              d->devices->log_tag);

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "item_array.h"
 #include "log.h"
 #include "store/store_redis.h"
 #include "store/store_sqlite.h"
@@ -25,12 +26,6 @@ typedef struct load_result {
   bool found;
   store_record record;
 } load_result;
-
-/* A growable array of fixed-size items. */
-typedef struct item_array {
-  void *items;
-  size_t len, cap, size;
-} item_array;
 
 struct store {
   char name[4200];
@@ -51,49 +46,13 @@ struct store {
   bool failing;
 };
 
-/* ---- item arrays ---- */
-
-static void array_init(item_array *a, size_t size) { *a = (item_array){.size = size}; }
-
-static void *array_at(const item_array *a, size_t i) { return (char *)a->items + i * a->size; }
-
-static void array_append(item_array *a, const void *items, size_t n) {
-  if (n == 0) return; /* memcpy's source may not be NULL, even for 0 bytes */
-  if (a->len + n > a->cap) {
-    size_t cap = a->cap ? a->cap : 64;
-    while (cap < a->len + n) cap *= 2;
-    void *grown = realloc(a->items, cap * a->size);
-    if (!grown) abort(); /* the loop cannot go on without its queues */
-    a->items = grown;
-    a->cap = cap;
-  }
-  memcpy(array_at(a, a->len), items, n * a->size);
-  a->len += n;
-}
-
-/* Moves everything out of `from` into the empty `to`. */
-static void array_take(item_array *from, item_array *to) {
-  *to = *from;
-  array_init(from, to->size);
-}
-
-static void array_drop_front(item_array *a, size_t n) {
-  memmove(a->items, array_at(a, n), (a->len - n) * a->size);
-  a->len -= n;
-}
-
-static void array_free(item_array *a) {
-  free(a->items);
-  array_init(a, a->size);
-}
-
 /* ---- the store's thread ---- */
 
 static void load_all(store *s, const item_array *ids, item_array *results) {
   char err[512];
   for (size_t i = 0; i < ids->len; i++) {
     load_result r = {0};
-    snprintf(r.id, sizeof r.id, "%s", (const char *)array_at(ids, i));
+    snprintf(r.id, sizeof r.id, "%s", (const char *)item_array_at(ids, i));
     /* During an outage (logged once, when writes began to fail) a load
      * answers at once and says nothing. */
     int rc = -1;
@@ -101,7 +60,7 @@ static void load_all(store *s, const item_array *ids, item_array *results) {
     if (rc < 0 && !s->failing)
       log_warn("store %s: cannot load device=%s: %s (serving a fresh record)", s->name, r.id, err);
     r.found = rc == 1;
-    array_append(results, &r, 1);
+    item_array_append(results, &r, 1);
   }
 }
 
@@ -116,13 +75,13 @@ static void wait_ns(store *s, int64_t ns) {
 
 /* Puts a failed batch back in front of what came meanwhile, within bounds. */
 static void requeue(store *s, item_array *batch) {
-  array_append(batch, s->writes.items, s->writes.len);
-  array_free(&s->writes);
+  item_array_append(batch, s->writes.items, s->writes.len);
+  item_array_free(&s->writes);
   s->writes = *batch;
-  array_init(batch, sizeof(store_write));
+  item_array_init(batch, sizeof(store_write));
   if (s->writes.len > MAX_QUEUED_WRITES) {
     size_t excess = s->writes.len - MAX_QUEUED_WRITES;
-    array_drop_front(&s->writes, excess);
+    item_array_drop_front(&s->writes, excess);
     s->lost += excess;
     log_error("store %s: %zu queued changes dropped (%llu so far): the queue is full", s->name,
               excess, s->lost);
@@ -139,7 +98,7 @@ static bool write_batch(store *s, item_array *batch) {
   if (rc == 0) {
     if (s->failing) log_info("store %s: writing again (%zu changes written)", s->name, batch->len);
     s->failing = false;
-    array_free(batch);
+    item_array_free(batch);
     return true;
   }
   if (!s->failing) log_error("store %s: cannot write: %s; retrying every second", s->name, err);
@@ -150,14 +109,14 @@ static bool write_batch(store *s, item_array *batch) {
 
 static void finish_loads(store *s) {
   item_array ids, results;
-  array_take(&s->loads, &ids);
-  array_init(&results, sizeof(load_result));
+  item_array_take(&s->loads, &ids);
+  item_array_init(&results, sizeof(load_result));
   pthread_mutex_unlock(&s->lock);
   load_all(s, &ids, &results);
-  array_free(&ids);
+  item_array_free(&ids);
   pthread_mutex_lock(&s->lock);
-  array_append(&s->results, results.items, results.len);
-  array_free(&results);
+  item_array_append(&s->results, results.items, results.len);
+  item_array_free(&results);
   pthread_mutex_unlock(&s->lock);
   s->notify(s->ctx);
   pthread_mutex_lock(&s->lock);
@@ -177,7 +136,7 @@ static void *store_thread(void *arg) {
     }
     if (s->writes.len) {
       item_array batch;
-      array_take(&s->writes, &batch);
+      item_array_take(&s->writes, &batch);
       if (write_batch(s, &batch)) continue;
       if (s->closing && ++close_tries >= CLOSE_PATIENCE_TRIES) break;
       wait_ns(s, RETRY_NS);
@@ -198,7 +157,7 @@ void store_load(store *s, const char *id) {
   char key[DEVICE_ID_MAX_LEN + 1];
   snprintf(key, sizeof key, "%s", id);
   pthread_mutex_lock(&s->lock);
-  array_append(&s->loads, key, 1);
+  item_array_append(&s->loads, key, 1);
   pthread_cond_signal(&s->wake);
   pthread_mutex_unlock(&s->lock);
 }
@@ -206,7 +165,7 @@ void store_load(store *s, const char *id) {
 void store_save(store *s, const store_write *writes, size_t n) {
   if (n == 0) return;
   pthread_mutex_lock(&s->lock);
-  array_append(&s->writes, writes, n);
+  item_array_append(&s->writes, writes, n);
   pthread_cond_signal(&s->wake);
   pthread_mutex_unlock(&s->lock);
 }
@@ -214,13 +173,13 @@ void store_save(store *s, const store_write *writes, size_t n) {
 void store_drain(store *s, store_loaded_fn loaded, void *ctx) {
   item_array results;
   pthread_mutex_lock(&s->lock);
-  array_take(&s->results, &results);
+  item_array_take(&s->results, &results);
   pthread_mutex_unlock(&s->lock);
   for (size_t i = 0; i < results.len; i++) {
-    const load_result *r = array_at(&results, i);
+    const load_result *r = item_array_at(&results, i);
     loaded(ctx, r->id, r->found ? &r->record : NULL);
   }
-  array_free(&results);
+  item_array_free(&results);
 }
 
 const char *store_name(const store *s) { return s->name; }
@@ -292,9 +251,9 @@ store *store_open(const char *url, store_notify_fn notify, void *ctx, char *err,
   s->engine = engine;
   s->notify = notify;
   s->ctx = ctx;
-  array_init(&s->loads, DEVICE_ID_MAX_LEN + 1);
-  array_init(&s->results, sizeof(load_result));
-  array_init(&s->writes, sizeof(store_write));
+  item_array_init(&s->loads, DEVICE_ID_MAX_LEN + 1);
+  item_array_init(&s->results, sizeof(load_result));
+  item_array_init(&s->writes, sizeof(store_write));
   pthread_mutex_init(&s->lock, NULL);
   pthread_cond_init(&s->wake, NULL);
   if (engine && pthread_create(&s->thread, NULL, store_thread, s) != 0) abort();
@@ -311,9 +270,9 @@ void store_close(store *s) {
     pthread_join(s->thread, NULL);
     s->engine->ops->close(s->engine);
   }
-  array_free(&s->loads);
-  array_free(&s->results);
-  array_free(&s->writes);
+  item_array_free(&s->loads);
+  item_array_free(&s->results);
+  item_array_free(&s->writes);
   pthread_mutex_destroy(&s->lock);
   pthread_cond_destroy(&s->wake);
   free(s);

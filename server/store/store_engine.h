@@ -42,4 +42,10 @@ struct store_engine {
   const store_engine_ops *ops;
 };
 
+/* Writes "ENGINE WHERE: " and the formatted reason to `err`, the shape of
+ * every engine's error line ("sqlite /var/lib/opal/opal.db: disk I/O
+ * error"). NULL or empty `err` writes nothing. */
+void store_engine_fail(char *err, size_t err_len, const char *engine, const char *where,
+                       const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
 #endif

@@ -28,7 +28,6 @@
 #include <hiredis/hiredis.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -77,16 +76,8 @@ typedef struct redis_engine {
   char sha[41];      /* the save script's SHA1, from SCRIPT LOAD */
 } redis_engine;
 
-__attribute__((format(printf, 4, 5))) static void fail(char *err, size_t err_len, const char *where,
-                                                       const char *fmt, ...) {
-  if (!err || !err_len) return;
-  int n = snprintf(err, err_len, "redis %s: ", where);
-  if (n < 0 || (size_t)n >= err_len) return;
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(err + n, err_len - (size_t)n, fmt, ap);
-  va_end(ap);
-}
+/* Every error line starts "redis WHERE: ". */
+#define fail(err, err_len, where, ...) store_engine_fail(err, err_len, "redis", where, __VA_ARGS__)
 
 /* Reads a decimal number no larger than `max` at *p and moves *p past it. */
 static bool parse_number(const char **p, uint64_t max, uint64_t *out) {

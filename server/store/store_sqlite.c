@@ -3,7 +3,6 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <sqlite3.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,16 +32,8 @@ typedef struct sqlite_engine {
   sqlite3_stmt *select, *upsert, *begin, *commit, *rollback;
 } sqlite_engine;
 
-__attribute__((format(printf, 4, 5))) static void fail(char *err, size_t err_len, const char *path,
-                                                       const char *fmt, ...) {
-  if (!err || !err_len) return;
-  int n = snprintf(err, err_len, "sqlite %s: ", path);
-  if (n < 0 || (size_t)n >= err_len) return;
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(err + n, err_len - (size_t)n, fmt, ap);
-  va_end(ap);
-}
+/* Every error line starts "sqlite WHERE: ". */
+#define fail(err, err_len, path, ...) store_engine_fail(err, err_len, "sqlite", path, __VA_ARGS__)
 
 /* SQLite says only "unable to open database file"; a look at the path
  * usually tells why. "" when nothing cheap explains it. */
