@@ -15,9 +15,9 @@ packages=(
 # What only the test suites and benchmarks use (`--tests`, from make test
 # and make bench): the Python client, valgrind, tmux and ssh for the
 # terminal tests, a PulseAudio null sink for the PortAudio test, Redis for
-# the store tests.
+# the store tests, nginx for the cluster tests.
 test_packages=(
-  python3-grpcio python3-protobuf redis-server
+  python3-grpcio python3-protobuf redis-server nginx-light
   valgrind tmux openssh-client openssh-server
   pulseaudio pulseaudio-utils libasound2-plugins alsa-utils
 )
@@ -49,9 +49,13 @@ export DEBIAN_FRONTEND=noninteractive
 # installed a package on a machine run by systemd (which starts the service
 # at once), turn it off again, leaving the machine's services as they were.
 stop_service() { # package service
-  if [[ " ${missing[*]} " == *" $1 "* && -d /run/systemd/system ]]; then
+  [[ " ${missing[*]} " == *" $1 "* ]] || return 0
+  if [[ -d /run/systemd/system ]]; then
     "${sudo[@]}" systemctl disable --now "$2" >/dev/null 2>&1 || true
+  elif command -v service >/dev/null; then # a container: the init script may have started it
+    "${sudo[@]}" service "${2%.service}" stop >/dev/null 2>&1 || true
   fi
 }
 stop_service openssh-server ssh.service
 stop_service redis-server redis-server.service
+stop_service nginx-light nginx.service

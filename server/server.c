@@ -90,6 +90,14 @@ static const char *take_device_id(const grpc_metadata_array *md,
   return NULL;
 }
 
+/* The proxy's name for the client connection (device_link.h), or "". */
+static void take_via(const grpc_metadata_array *md, char via[DEVICE_LINK_VIA_MAX + 1]) {
+  grpc_slice value;
+  via[0] = '\0';
+  if (metadata_find(md, DEVICE_LINK_HEADER, &value))
+    device_link_via((const char *)GRPC_SLICE_START_PTR(value), GRPC_SLICE_LENGTH(value), via);
+}
+
 static void admit(opal_server *s, call_request *r) {
   char id[DEVICE_ID_MAX_LEN + 1];
   const char *problem = take_device_id(&r->metadata, id);
@@ -101,6 +109,8 @@ static void admit(opal_server *s, call_request *r) {
     reject(s, r->call, r->method, GRPC_STATUS_INVALID_ARGUMENT, problem);
     return;
   }
+  char via[DEVICE_LINK_VIA_MAX + 1];
+  take_via(&r->metadata, via);
   device *d = devices_get(&s->devices, id);
   if (!d) {
     reject(s, r->call, r->method, GRPC_STATUS_RESOURCE_EXHAUSTED,
@@ -109,14 +119,14 @@ static void admit(opal_server *s, call_request *r) {
   }
   switch (r->method) {
   case METHOD_STATUS:
-    devices_attach_status(d, status_call_start(&s->live_calls, r->call));
+    devices_attach_status(d, status_call_start(&s->live_calls, r->call), via);
     break;
   case METHOD_EVENT:
-    devices_attach_event(d, event_call_start(&s->live_calls, r->call));
+    devices_attach_event(d, event_call_start(&s->live_calls, r->call), via);
     break;
   case METHOD_AUDIO:
   default: /* on_call admits only the registered methods */
-    devices_attach_audio(d, audio_call_start(&s->live_calls, r->call));
+    devices_attach_audio(d, audio_call_start(&s->live_calls, r->call), via);
   }
 }
 

@@ -12,6 +12,7 @@
 #include "calls/event_call.h"
 #include "calls/status_call.h"
 #include "device_id.h"
+#include "devices/device_link.h"
 #include "devices/device_machine.h"
 #include "devices/playback.h"
 
@@ -34,6 +35,7 @@ typedef struct device {
   status_call *status;
   event_call *event;
   audio_call *audio;
+  device_link link; /* the connection its calls come from */
   playback playback;
   struct device *playing_prev, *playing_next; /* on devices->playing */
   struct device *hash_next;                   /* registry bucket chain */

@@ -198,19 +198,28 @@ static void on_closed(void *owner, rpc_call *c) {
   }
 }
 
-/* True when `old` must give way to the new call `c`. */
-static bool superseded(const rpc_call *old, const rpc_call *c) {
-  return old->method == c->method || strcmp(old->peer, c->peer) != 0;
+/* True when some open call of `d` has `peer`. */
+static bool peer_open(const device *d, const char *peer) {
+  for (int k = 0; k < METHOD_COUNT; k++) {
+    const rpc_call *old = call_of(d, (wire_method)k);
+    if (old && strcmp(old->peer, peer) == 0) return true;
+  }
+  return false;
 }
 
-/* Ends whatever `c` supersedes and makes the device its owner; the caller
+/* Ends whatever `c` supersedes (its kind's call, and every call of another
+ * connection: device_link.h) and makes the device its owner; the caller
  * then puts it in its slot. */
-static void take_over(device *d, rpc_call *c) {
+static void take_over(device *d, rpc_call *c, const char *via) {
   size_t before = open_calls(d);
+  int64_t now = clock_now_ns();
+  call_origin from = {.peer = c->peer, .via = via};
+  bool same = before > 0 && device_link_same(&d->link, &from, peer_open(d, c->peer),
+                                             call_of(d, c->method) != NULL, now);
   bool taken_over = false;
   for (int k = 0; k < METHOD_COUNT; k++) {
     rpc_call *old = call_of(d, (wire_method)k);
-    if (!old || !superseded(old, c)) continue;
+    if (!old || (same && old->method != c->method)) continue;
     let_go(d, (wire_method)k);
     char why[192];
     snprintf(why, sizeof why, "device_id %s was taken over by a new connection (%s)", d->id,
@@ -218,6 +227,7 @@ static void take_over(device *d, rpc_call *c) {
     rpc_call_abort(old, GRPC_STATUS_ABORTED, why);
     taken_over = true;
   }
+  device_link_update(&d->link, &from, now);
   rpc_call_set_owner(c, d, on_closed);
   registry_online(&d->devices->registry, d);
   /* A device still loading says its mode once it knows it (on_ready). */
@@ -246,20 +256,20 @@ static void on_ready(device *d) {
   if (d->event) event_call_open(d->event, d->id, on_button);
 }
 
-void devices_attach_status(device *d, status_call *c) {
-  take_over(d, status_call_rpc(c));
+void devices_attach_status(device *d, status_call *c, const char *via) {
+  take_over(d, status_call_rpc(c), via);
   d->status = c;
   if (!d->loading) open_status(d);
 }
 
-void devices_attach_event(device *d, event_call *c) {
-  take_over(d, event_call_rpc(c));
+void devices_attach_event(device *d, event_call *c, const char *via) {
+  take_over(d, event_call_rpc(c), via);
   d->event = c;
   if (!d->loading) event_call_open(c, d->id, on_button);
 }
 
-void devices_attach_audio(device *d, audio_call *c) {
-  take_over(d, audio_call_rpc(c));
+void devices_attach_audio(device *d, audio_call *c, const char *via) {
+  take_over(d, audio_call_rpc(c), via);
   d->audio = c;
   audio_call_open(c, on_audio_free_to_send);
 }

@@ -48,12 +48,13 @@ void devices_init(devices *ds, const sound_library *sounds, int64_t lead_ns, siz
 device *devices_get(devices *ds, const char *id);
 
 /* Makes the call the device's call of its kind and starts it. Calls of
- * the same kind, and all calls from another connection, are ended with
- * ABORTED: the newest connection takes the device over. The call still
- * owns itself; the device lets go of it when it closes. */
-void devices_attach_status(device *d, status_call *c);
-void devices_attach_event(device *d, event_call *c);
-void devices_attach_audio(device *d, audio_call *c);
+ * the same kind, and all calls from another connection (device_link.h;
+ * `via` is the call's opal-client-connection header, "" for none), are
+ * ended with ABORTED: the newest connection takes the device over. The
+ * call still owns itself; the device lets go of it when it closes. */
+void devices_attach_status(device *d, status_call *c, const char *via);
+void devices_attach_event(device *d, event_call *c, const char *via);
+void devices_attach_audio(device *d, audio_call *c, const char *via);
 
 /* True while any device has a sound in progress (the loop then ticks). */
 static inline bool devices_playing(const devices *ds) { return ds->playing != NULL; }
