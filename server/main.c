@@ -59,7 +59,11 @@ static worker_set *open_workers(const server_options *opts, char *err, size_t er
     if (store_default_url(url, sizeof url, err, err_len) != 0) return NULL;
     chosen = url;
   }
-  return workers_open(opts->workers, chosen, err, err_len);
+  char replica[STORE_REPLICA_MAX + 1];
+  server_replica_name(opts, replica, sizeof replica);
+  worker_set *set = workers_open(opts->workers, chosen, replica, err, err_len);
+  if (set && strncmp(chosen, "redis://", 8) == 0) log_info("replica name=%s", replica);
+  return set;
 }
 
 /* Serves with `set` and `sounds` until a stop signal. The exit code. */

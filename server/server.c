@@ -196,11 +196,29 @@ void server_store_notify(void *server) {
   loop_wakeup_post(s->store_wakeup);
 }
 
+/* store_released_fn: another replica claimed the device; what this one
+ * knew goes to it. */
+static void on_released(void *ctx, const char *id, const char *by) {
+  opal_server *s = ctx;
+  char who[STORE_REPLICA_MAX + 16];
+  snprintf(who, sizeof who, "replica %s", by);
+  store_record record;
+  if (!devices_release(&s->devices, id, who, &record)) return;
+  log_info("handover device=%s to replica=%s mode=%u", id, by, record.mode);
+  store_hand_over(s->config.store, id, by, &record);
+}
+
+/* store_loaded_fn */
+static void on_loaded(void *ctx, const char *id, const store_record *record) {
+  opal_server *s = ctx;
+  devices_loaded(&s->devices, id, record);
+}
+
 static void on_store_results(loop_op *op, bool ok) {
   (void)ok;
   opal_server *s = container_of(op, opal_server, store_op);
   loop_wakeup_done(s->store_wakeup);
-  store_drain(s->config.store, devices_loaded, &s->devices);
+  store_drain(s->config.store, on_loaded, on_released, s);
 }
 
 void server_announce(const opal_server *s, unsigned workers) {

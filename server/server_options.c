@@ -1,5 +1,6 @@
 #include "server_options.h"
 
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -24,12 +25,14 @@ static const char usage[] =
     "                       ~/.local/state/opal (file " STORE_DEFAULT_FILE ")\n"
     "  --workers K          loops sharing the port and the devices, one thread\n"
     "                       each: 1..256, or auto (one per core; default 1)\n"
+    "  --replica-name NAME  this server's name to the others sharing its Redis\n"
+    "                       (default HOSTNAME:PORT, the port of --listen)\n"
     "  --log-level LEVEL    debug, info, warn or error (default info)\n"
     "  --help               show this help and exit\n"
     "  --version            show the version and exit\n";
 
-enum { OPT_LISTEN = 1, OPT_ASSETS, OPT_LEAD, OPT_STORE, OPT_WORKERS, OPT_LOG, OPT_HELP,
-       OPT_VERSION };
+enum { OPT_LISTEN = 1, OPT_ASSETS, OPT_LEAD, OPT_STORE, OPT_WORKERS, OPT_REPLICA, OPT_LOG,
+       OPT_HELP, OPT_VERSION };
 
 static const struct option long_options[] = {
     {"listen", required_argument, NULL, OPT_LISTEN},
@@ -37,6 +40,7 @@ static const struct option long_options[] = {
     {"lead-ms", required_argument, NULL, OPT_LEAD},
     {"store", required_argument, NULL, OPT_STORE},
     {"workers", required_argument, NULL, OPT_WORKERS},
+    {"replica-name", required_argument, NULL, OPT_REPLICA},
     {"log-level", required_argument, NULL, OPT_LOG},
     {"help", no_argument, NULL, OPT_HELP},
     {"version", no_argument, NULL, OPT_VERSION},
@@ -55,6 +59,16 @@ static cli_result take_workers(const char *arg, server_options *o, char *err, si
     return cli_bad(err, len, "--workers", "expected 1 to 256, or auto", arg);
   o->workers = (unsigned)k;
   return CLI_RUN;
+}
+
+/* Printable, no spaces or braces: it is part of a Redis channel name. */
+static const char *replica_name_problem(const char *name) {
+  size_t len = strlen(name);
+  if (len == 0 || len > STORE_REPLICA_MAX) return "expected 1 to 64 characters";
+  for (const char *c = name; *c; c++)
+    if (*c <= ' ' || *c > '~' || *c == '{' || *c == '}')
+      return "only printable characters, without spaces, { or }";
+  return NULL;
 }
 
 static cli_result take(int opt, const char *arg, void *ctx, FILE *out, char *err,
@@ -83,6 +97,10 @@ static cli_result take(int opt, const char *arg, void *ctx, FILE *out, char *err
     return CLI_RUN;
   case OPT_WORKERS:
     return take_workers(arg, o, err, len);
+  case OPT_REPLICA:
+    if ((why = replica_name_problem(arg))) return cli_bad(err, len, "--replica-name", why, arg);
+    o->replica_name = arg;
+    return CLI_RUN;
   case OPT_LOG:
     if (!log_level_parse(arg, &o->log_level))
       return cli_bad(err, len, "--log-level", "expected debug, info, warn or error", arg);
@@ -94,6 +112,22 @@ static cli_result take(int opt, const char *arg, void *ctx, FILE *out, char *err
     fprintf(out, "opal-server %s\n", OPAL_VERSION);
     return CLI_DONE;
   }
+}
+
+void server_replica_name(const server_options *o, char *out, size_t len) {
+  if (o->replica_name) {
+    snprintf(out, len, "%s", o->replica_name);
+    return;
+  }
+  char host[256] = "opal", listen_host[256];
+  int port = 0;
+  gethostname(host, sizeof host - 1);
+  host[sizeof host - 1] = '\0';
+  cli_split_host_port(o->listen, listen_host, sizeof listen_host, &port);
+  /* Port 0 is a new port each run: the pid tells runs apart instead. */
+  snprintf(out, len, "%.40s:%d", host, port ? port : (int)getpid());
+  for (char *c = out; *c; c++)
+    if (*c <= ' ' || *c > '~' || *c == '{' || *c == '}') *c = '_';
 }
 
 cli_result server_options_parse(int argc, char **argv, server_options *o, FILE *out,

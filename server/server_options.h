@@ -20,8 +20,12 @@ typedef struct server_options {
   long lead_ms;
   const char *store; /* NULL: the default (store_default_url) */
   unsigned workers;  /* loops sharing the port, 1.. */
+  const char *replica_name; /* NULL: server_replica_name's default */
   log_level log_level;
 } server_options;
+
+/* --replica-name, or HOSTNAME:PORT (the port of --listen). */
+void server_replica_name(const server_options *o, char *out, size_t len);
 
 /* Parses argv (see cli_parse for what the result means). */
 cli_result server_options_parse(int argc, char **argv, server_options *o, FILE *out, char *err,

@@ -67,7 +67,7 @@ static void on_message(void *ctx, const void *msg) {
   store_record record;
   switch (m->kind) {
   case MSG_RELEASE:
-    if (devices_release(ds, m->id, &record)) {
+    if (devices_release(ds, m->id, "a new connection (on another worker)", &record)) {
       log_info("handover device=%s from worker=%u to worker=%u mode=%u", m->id, w->index,
                m->from, record.mode);
       send_to(w, m->from, MSG_RECORD, m->id, &record); /* an asker that stopped waits no more */
@@ -98,7 +98,8 @@ static void close_mailbox(void *ctx) {
 
 /* ---- set-up and the threads ---- */
 
-worker_set *workers_open(unsigned count, const char *url, char *err, size_t err_len) {
+worker_set *workers_open(unsigned count, const char *url, const char *replica, char *err,
+                         size_t err_len) {
   worker_set *set = calloc(1, sizeof *set);
   if (!set || !(set->workers = calloc(count, sizeof *set->workers))) abort(); /* at start-up */
   set->count = count;
@@ -107,7 +108,7 @@ worker_set *workers_open(unsigned count, const char *url, char *err, size_t err_
     worker *w = &set->workers[i];
     w->set = set;
     w->index = i;
-    w->store = store_open(url, server_store_notify, &w->server, err, err_len);
+    w->store = store_open(url, replica, server_store_notify, &w->server, err, err_len);
     if (!w->store) {
       workers_free(set);
       return NULL;

@@ -16,10 +16,12 @@
 
 typedef struct worker_set worker_set;
 
-/* `count` workers, each with its own connection to the store at `url`.
- * NULL with one line in `err` when the store cannot be opened. The caller
- * owns the result and frees it with workers_free. */
-worker_set *workers_open(unsigned count, const char *url, char *err, size_t err_len);
+/* `count` workers, each with its own connection to the store at `url`, all
+ * one replica named `replica` to other processes sharing the store. NULL
+ * with one line in `err` when the store cannot be opened. The caller owns
+ * the result and frees it with workers_free. */
+worker_set *workers_open(unsigned count, const char *url, const char *replica, char *err,
+                         size_t err_len);
 
 /* The first worker's store, for the log's "store" line. */
 const char *workers_store_name(const worker_set *set);

@@ -31,6 +31,11 @@ void item_array_drop_front(item_array *a, size_t n) {
   a->len -= n;
 }
 
+void item_array_remove(item_array *a, size_t i) {
+  if (i + 1 < a->len) memcpy(item_array_at(a, i), item_array_at(a, a->len - 1), a->size);
+  a->len--;
+}
+
 void item_array_free(item_array *a) {
   free(a->items);
   item_array_init(a, a->size);

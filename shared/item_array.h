@@ -27,6 +27,9 @@ void item_array_take(item_array *from, item_array *to);
 /* Forgets the first `n` items. */
 void item_array_drop_front(item_array *a, size_t n);
 
+/* Forgets item `i` (< len); the last item takes its place. */
+void item_array_remove(item_array *a, size_t i);
+
 /* Frees the items; the array is empty and usable again. */
 void item_array_free(item_array *a);
 

@@ -291,7 +291,7 @@ void devices_store_flush(devices *ds) { device_store_flush(&ds->kept); }
 
 /* ---- Several workers ---- */
 
-bool devices_release(devices *ds, const char *id, store_record *out) {
+bool devices_release(devices *ds, const char *id, const char *by, store_record *out) {
   device *d = registry_find(&ds->registry, id);
   if (!d || d->foreign) return false;
   /* A device still waiting for its own record has none to give: the new
@@ -303,8 +303,7 @@ bool devices_release(devices *ds, const char *id, store_record *out) {
     if (!c) continue;
     let_go(d, (wire_method)k);
     char why[192];
-    snprintf(why, sizeof why, "device_id %s was taken over by a new connection (on another worker)",
-             d->id);
+    snprintf(why, sizeof why, "device_id %s was taken over by %s", d->id, by);
     rpc_call_abort(c, GRPC_STATUS_ABORTED, why);
   }
   if (!d->offline) registry_offline(&ds->registry, d);

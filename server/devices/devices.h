@@ -75,10 +75,11 @@ void devices_store_flush(devices *ds);
  * log lines end with. Both borrowed. */
 void devices_set_owner(devices *ds, const devices_owner_hooks *owner, const char *log_tag);
 
-/* Another worker claimed `id`: its calls here end with ABORTED, and *out
- * is what this set knew of it. False when the device is not served here,
- * or was still waiting for its record (then the new owner asks the store). */
-bool devices_release(devices *ds, const char *id, store_record *out);
+/* Another worker or replica claimed `id`: its calls here end with ABORTED
+ * ("device_id ID was taken over by " and `by`), and *out is what this set
+ * knew of it. False when the device is not served here, or was still
+ * waiting for its record (then the new owner asks the store). */
+bool devices_release(devices *ds, const char *id, const char *by, store_record *out);
 
 /* The worker asked for `id`'s record had none: load it from the store. */
 void devices_handover_none(devices *ds, const char *id);

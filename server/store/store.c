@@ -20,12 +20,38 @@
 /* Changes queued while the engine fails, at most; past this the oldest are
  * dropped (and counted in the log), so an outage cannot eat the memory. */
 #define MAX_QUEUED_WRITES 200000
+/* How long a claim waits for the replica that owned the device to hand its
+ * record over, before the stored one is used. Shorter than the loop's own
+ * wait for a record (DEVICE_STORE_LOAD_WAIT_NS), so a live replica's record
+ * arrives while the device's calls still wait for it. */
+#define HANDOVER_WAIT_NS (150 * 1000000LL)
 
 typedef struct load_result {
   char id[DEVICE_ID_MAX_LEN + 1];
   bool found;
   store_record record;
 } load_result;
+
+/* Another replica took a device: the loop lets go of it. */
+typedef struct release_note {
+  char id[DEVICE_ID_MAX_LEN + 1];
+  char by[STORE_REPLICA_MAX + 1];
+} release_note;
+
+/* A claim waiting for the old owner's record; `record` is the stored one. */
+typedef struct handover_wait {
+  char id[DEVICE_ID_MAX_LEN + 1];
+  bool found;
+  store_record record;
+  int64_t deadline_ns;
+} handover_wait;
+
+/* A record going to the replica that claimed the device from us. */
+typedef struct handover_send {
+  char id[DEVICE_ID_MAX_LEN + 1];
+  char to[STORE_REPLICA_MAX + 1];
+  store_record record;
+} handover_send;
 
 struct store {
   char name[4200];
@@ -39,6 +65,9 @@ struct store {
   item_array loads;   /* char[DEVICE_ID_MAX_LEN + 1] each */
   item_array results; /* load_result */
   item_array writes;  /* store_write */
+  item_array releases; /* release_note, for the loop */
+  item_array waits;    /* handover_wait */
+  item_array sends;    /* handover_send */
   bool closing;
   unsigned long long lost; /* writes dropped past MAX_QUEUED_WRITES */
   /* The store's thread only: writes are failing. Loads then answer "no
@@ -48,19 +77,38 @@ struct store {
 
 /* ---- the store's thread ---- */
 
-static void load_all(store *s, const item_array *ids, item_array *results) {
+static int64_t now_ns(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (int64_t)t.tv_sec * 1000000000LL + t.tv_nsec;
+}
+
+/* Loads (or claims) each id. A claim from a live replica waits in `waits`
+ * for its record; the rest go to `results`. */
+static void load_all(store *s, const item_array *ids, item_array *results, item_array *waits) {
   char err[512];
+  const store_engine_ops *ops = s->engine->ops;
   for (size_t i = 0; i < ids->len; i++) {
     load_result r = {0};
     snprintf(r.id, sizeof r.id, "%s", (const char *)item_array_at(ids, i));
     /* During an outage (logged once, when writes began to fail) a load
      * answers at once and says nothing. */
     int rc = -1;
-    if (!s->failing) rc = s->engine->ops->load(s->engine, r.id, &r.record, err, sizeof err);
+    bool asked = false;
+    if (!s->failing)
+      rc = ops->claim ? ops->claim(s->engine, r.id, &r.record, &asked, err, sizeof err)
+                      : ops->load(s->engine, r.id, &r.record, err, sizeof err);
     if (rc < 0 && !s->failing)
       log_warn("store %s: cannot load device=%s: %s (serving a fresh record)", s->name, r.id, err);
     r.found = rc == 1;
-    item_array_append(results, &r, 1);
+    if (asked) {
+      handover_wait w = {.found = r.found, .record = r.record,
+                         .deadline_ns = now_ns() + HANDOVER_WAIT_NS};
+      memcpy(w.id, r.id, sizeof w.id);
+      item_array_append(waits, &w, 1);
+    } else {
+      item_array_append(results, &r, 1);
+    }
   }
 }
 
@@ -108,28 +156,99 @@ static bool write_batch(store *s, item_array *batch) {
 }
 
 static void finish_loads(store *s) {
-  item_array ids, results;
+  item_array ids, results, waits;
   item_array_take(&s->loads, &ids);
   item_array_init(&results, sizeof(load_result));
+  item_array_init(&waits, sizeof(handover_wait));
   pthread_mutex_unlock(&s->lock);
-  load_all(s, &ids, &results);
+  load_all(s, &ids, &results, &waits);
   item_array_free(&ids);
   pthread_mutex_lock(&s->lock);
   item_array_append(&s->results, results.items, results.len);
+  item_array_append(&s->waits, waits.items, waits.len);
   item_array_free(&results);
+  item_array_free(&waits);
   pthread_mutex_unlock(&s->lock);
   s->notify(s->ctx);
   pthread_mutex_lock(&s->lock);
 }
 
-/* Loads first: a device is waiting for each. Then writes, a batch at a time. */
+/* Claims whose old owner did not answer in time: the stored record it is
+ * (it was away, or is too slow to count on). Lock held. */
+static bool expire_waits(store *s) {
+  int64_t now = now_ns();
+  bool any = false;
+  for (size_t i = 0; i < s->waits.len;) {
+    handover_wait *w = item_array_at(&s->waits, i);
+    if (w->deadline_ns > now) {
+      i++;
+      continue;
+    }
+    log_warn("store %s: no hand-over of device=%s within %lld ms: serving its stored record",
+             s->name, w->id, (long long)(HANDOVER_WAIT_NS / 1000000));
+    load_result r = {.found = w->found, .record = w->record};
+    memcpy(r.id, w->id, sizeof r.id);
+    item_array_append(&s->results, &r, 1);
+    item_array_remove(&s->waits, i);
+    any = true;
+  }
+  return any;
+}
+
+/* The earliest wait's deadline, INT64_MAX for none. Lock held. */
+static int64_t next_deadline(const store *s) {
+  int64_t t = INT64_MAX;
+  for (size_t i = 0; i < s->waits.len; i++) {
+    const handover_wait *w = item_array_at(&s->waits, i);
+    if (w->deadline_ns < t) t = w->deadline_ns;
+  }
+  return t;
+}
+
+/* Sends the records the loop handed over (lock held on entry and exit). */
+static void send_handovers(store *s) {
+  item_array sends;
+  char err[512];
+  item_array_take(&s->sends, &sends);
+  pthread_mutex_unlock(&s->lock);
+  for (size_t i = 0; i < sends.len; i++) {
+    const handover_send *h = item_array_at(&sends, i);
+    if (s->engine->ops->hand_over(s->engine, h->to, h->id, &h->record, err, sizeof err) != 0)
+      log_warn("store %s: cannot hand device=%s over to replica=%s: %s", s->name, h->id, h->to,
+               err);
+  }
+  item_array_free(&sends);
+  pthread_mutex_lock(&s->lock);
+}
+
+static void wait_for_work(store *s) {
+  while (!s->closing && s->loads.len == 0 && s->writes.len == 0 && s->sends.len == 0) {
+    if (s->waits.len == 0) {
+      pthread_cond_wait(&s->wake, &s->lock);
+      continue;
+    }
+    int64_t left = next_deadline(s) - now_ns();
+    if (left > 0) wait_ns(s, left);
+    if (expire_waits(s)) {
+      pthread_mutex_unlock(&s->lock);
+      s->notify(s->ctx);
+      pthread_mutex_lock(&s->lock);
+    }
+  }
+}
+
+/* Hand-overs and loads first: a device is waiting for each. Then writes, a
+ * batch at a time. */
 static void *store_thread(void *arg) {
   store *s = arg;
   int close_tries = 0;
   pthread_mutex_lock(&s->lock);
   for (;;) {
-    while (!s->closing && s->loads.len == 0 && s->writes.len == 0)
-      pthread_cond_wait(&s->wake, &s->lock);
+    wait_for_work(s);
+    if (s->sends.len) {
+      send_handovers(s);
+      continue;
+    }
     if (s->loads.len) {
       finish_loads(s);
       continue;
@@ -170,16 +289,75 @@ void store_save(store *s, const store_write *writes, size_t n) {
   pthread_mutex_unlock(&s->lock);
 }
 
-void store_drain(store *s, store_loaded_fn loaded, void *ctx) {
-  item_array results;
+void store_hand_over(store *s, const char *id, const char *to, const store_record *record) {
+  if (!s->engine || !s->engine->ops->hand_over) return;
+  handover_send h = {.record = *record};
+  snprintf(h.id, sizeof h.id, "%s", id);
+  snprintf(h.to, sizeof h.to, "%s", to);
+  pthread_mutex_lock(&s->lock);
+  item_array_append(&s->sends, &h, 1);
+  pthread_cond_signal(&s->wake);
+  pthread_mutex_unlock(&s->lock);
+}
+
+void store_drain(store *s, store_loaded_fn loaded, store_released_fn released, void *ctx) {
+  item_array results, releases;
   pthread_mutex_lock(&s->lock);
   item_array_take(&s->results, &results);
+  item_array_take(&s->releases, &releases);
   pthread_mutex_unlock(&s->lock);
+  for (size_t i = 0; i < releases.len; i++) {
+    const release_note *n = item_array_at(&releases, i);
+    released(ctx, n->id, n->by);
+  }
   for (size_t i = 0; i < results.len; i++) {
     const load_result *r = item_array_at(&results, i);
     loaded(ctx, r->id, r->found ? &r->record : NULL);
   }
   item_array_free(&results);
+  item_array_free(&releases);
+}
+
+/* ---- what the other replicas say (an engine's threads) ---- */
+
+/* store_engine_events.released */
+static void on_released(void *ctx, const char *id, const char *by) {
+  store *s = ctx;
+  release_note n;
+  snprintf(n.id, sizeof n.id, "%s", id);
+  snprintf(n.by, sizeof n.by, "%s", by);
+  pthread_mutex_lock(&s->lock);
+  item_array_append(&s->releases, &n, 1);
+  pthread_mutex_unlock(&s->lock);
+  s->notify(s->ctx);
+}
+
+/* store_engine_events.handed: the newer of the handed and the stored
+ * record answers the claim. A handed record newer than the stored one is
+ * written too: the old owner's last changes may not have reached the
+ * engine, and its writes are refused now. */
+static void on_handed(void *ctx, const char *id, const store_record *record) {
+  store *s = ctx;
+  bool answered = false;
+  pthread_mutex_lock(&s->lock);
+  for (size_t i = 0; i < s->waits.len && !answered; i++) {
+    handover_wait *w = item_array_at(&s->waits, i);
+    if (strcmp(w->id, id) != 0) continue;
+    load_result r = {.found = true, .record = w->record};
+    memcpy(r.id, w->id, sizeof r.id);
+    if (!w->found || record->version > w->record.version) {
+      r.record = *record;
+      store_write write = {.record = *record};
+      memcpy(write.id, w->id, sizeof write.id);
+      item_array_append(&s->writes, &write, 1);
+      pthread_cond_signal(&s->wake);
+    }
+    item_array_append(&s->results, &r, 1);
+    item_array_remove(&s->waits, i);
+    answered = true;
+  }
+  pthread_mutex_unlock(&s->lock);
+  if (answered) s->notify(s->ctx); /* else the record was for another worker's claim */
 }
 
 const char *store_name(const store *s) { return s->name; }
@@ -231,32 +409,39 @@ const char *store_url_problem(const char *url) {
   return url[7] ? NULL : "sqlite: needs a file path";
 }
 
-static store_engine *open_engine(const char *url, char *err, size_t err_len) {
-  if (strncmp(url, "redis://", 8) == 0) return store_redis_open(url, err, err_len);
+static store_engine *open_engine(store *s, const char *url, const char *replica, char *err,
+                                 size_t err_len) {
+  store_engine_events events = {.ctx = s, .released = on_released, .handed = on_handed};
+  if (strncmp(url, "redis://", 8) == 0) return store_redis_open(url, replica, &events, err, err_len);
   return store_sqlite_open(url + 7, err, err_len);
 }
 
-store *store_open(const char *url, store_notify_fn notify, void *ctx, char *err,
-                  size_t err_len) {
+store *store_open(const char *url, const char *replica, store_notify_fn notify, void *ctx,
+                  char *err, size_t err_len) {
   const char *problem = store_url_problem(url);
   if (problem) {
     snprintf(err, err_len, "--store: %s (got '%s')", problem, url);
     return NULL;
   }
-  store_engine *engine = NULL;
-  if (strcmp(url, "memory") != 0 && !(engine = open_engine(url, err, err_len))) return NULL;
   store *s = calloc(1, sizeof *s);
   if (!s) abort(); /* at start-up: nothing to serve with */
   snprintf(s->name, sizeof s->name, "%s", url);
-  s->engine = engine;
   s->notify = notify;
   s->ctx = ctx;
   item_array_init(&s->loads, DEVICE_ID_MAX_LEN + 1);
   item_array_init(&s->results, sizeof(load_result));
   item_array_init(&s->writes, sizeof(store_write));
+  item_array_init(&s->releases, sizeof(release_note));
+  item_array_init(&s->waits, sizeof(handover_wait));
+  item_array_init(&s->sends, sizeof(handover_send));
   pthread_mutex_init(&s->lock, NULL);
   pthread_cond_init(&s->wake, NULL);
-  if (engine && pthread_create(&s->thread, NULL, store_thread, s) != 0) abort();
+  /* The engine's events may come as soon as it is open: `s` is ready. */
+  if (strcmp(url, "memory") != 0 && !(s->engine = open_engine(s, url, replica, err, err_len))) {
+    store_close(s);
+    return NULL;
+  }
+  if (s->engine && pthread_create(&s->thread, NULL, store_thread, s) != 0) abort();
   return s;
 }
 
@@ -273,6 +458,9 @@ void store_close(store *s) {
   item_array_free(&s->loads);
   item_array_free(&s->results);
   item_array_free(&s->writes);
+  item_array_free(&s->releases);
+  item_array_free(&s->waits);
+  item_array_free(&s->sends);
   pthread_mutex_destroy(&s->lock);
   pthread_cond_destroy(&s->wake);
   free(s);

@@ -28,6 +28,11 @@ typedef void (*store_notify_fn)(void *ctx);
  * record (or the load failed, which the store has logged). */
 typedef void (*store_loaded_fn)(void *ctx, const char *id, const store_record *record);
 
+/* Loop thread: replica `by` owns `id` now (replicas sharing a Redis). The
+ * loop lets go of the device and hands what it knew to `by` with
+ * store_hand_over. */
+typedef void (*store_released_fn)(void *ctx, const char *id, const char *by);
+
 /* "sqlite:" and the default file: $STATE_DIRECTORY/opal-server.db (systemd),
  * else $XDG_STATE_HOME/opal/, else $HOME/.local/state/opal/ (the folders
  * are made). 0, or -1 with one line in `err`. */
@@ -39,10 +44,12 @@ const char *store_url_problem(const char *url);
 
 /* Opens `url`: "memory" (nothing is kept), "sqlite:PATH" or
  * "redis://HOST:PORT[/DB]" (reached at once: a Redis that does not answer
- * is an error here). NULL with one line in `err` naming --store, the path
- * or the Redis. The caller owns the result and
- * ends it with store_close. */
-store *store_open(const char *url, store_notify_fn notify, void *ctx, char *err, size_t err_len);
+ * is an error here), as the replica named `replica` (what replicas sharing
+ * a Redis call each other; copied). NULL with one line in `err` naming
+ * --store, the path or the Redis. The caller owns the result and ends it
+ * with store_close. */
+store *store_open(const char *url, const char *replica, store_notify_fn notify, void *ctx,
+                  char *err, size_t err_len);
 
 /* "memory" or "sqlite:PATH", for the log. */
 const char *store_name(const store *s);
@@ -51,14 +58,21 @@ const char *store_name(const store *s);
  * must not be made. */
 bool store_keeps_state(const store *s);
 
-/* Asks for `id`'s record; the answer comes through store_drain. */
+/* Asks for `id`'s record; the answer comes through store_drain. With
+ * Redis this also claims the device for this replica: a live replica that
+ * had it is asked to let go, and its record answers (waited for at most
+ * 150 ms, else the stored one does). */
 void store_load(store *s, const char *id);
 
 /* Hands over `n` changed records (copied) to be written. */
 void store_save(store *s, const store_write *writes, size_t n);
 
-/* Delivers the loads finished so far to `loaded`. */
-void store_drain(store *s, store_loaded_fn loaded, void *ctx);
+/* After store_released_fn: sends what this replica knew of `id` to the
+ * replica `to` that claimed it. Does nothing for a store without replicas. */
+void store_hand_over(store *s, const char *id, const char *to, const store_record *record);
+
+/* Delivers the releases and the loads finished so far. */
+void store_drain(store *s, store_loaded_fn loaded, store_released_fn released, void *ctx);
 
 /* Writes everything handed over (retrying for a while if the engine
  * fails), stops the thread and frees the store. NULL does nothing. */

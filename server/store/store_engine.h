@@ -1,4 +1,4 @@
-/* A store engine: where device records live between runs (SQLite today).
+/* A store engine: where device records live between runs (SQLite or Redis).
  * Synchronous and single-threaded: only the store's own thread
  * (store/store.c) calls an engine, so an engine may block and needs no
  * lock. Every failure is one line in `err` that names the engine and what
@@ -27,12 +27,37 @@ typedef struct store_write {
 
 typedef struct store_engine store_engine;
 
+/* A replica's name (--replica-name): 1-64 printable bytes, no spaces. */
+#define STORE_REPLICA_MAX 64
+
+/* What an engine shared by several replicas (Redis) reports by itself.
+ * Called on any of the engine's threads, never with a lock of the
+ * engine's held. */
+typedef struct store_engine_events {
+  void *ctx;
+  /* Replica `by` owns `id` now: this one must let go of it (it claimed the
+   * device, or refused a write of ours to it). */
+  void (*released)(void *ctx, const char *id, const char *by);
+  /* The replica we claimed `id` from handed us its record. */
+  void (*handed)(void *ctx, const char *id, const store_record *record);
+} store_engine_events;
+
 typedef struct store_engine_ops {
   /* 1 and *out set when `id` has a record, 0 when it has none, -1 on error. */
   int (*load)(store_engine *e, const char *id, store_record *out, char *err, size_t err_len);
   /* Writes all `n` records as one transaction: all or none. A record whose
    * stored version is already >= its version is left as it is. 0 or -1. */
   int (*save)(store_engine *e, const store_write *writes, size_t n, char *err, size_t err_len);
+  /* Optional (NULL: one server per store). Loads `id` like `load` and
+   * makes this replica its owner. *asked is true when a live replica owned
+   * it: that one has been asked to let go, and its record comes through
+   * events.handed. */
+  int (*claim)(store_engine *e, const char *id, store_record *out, bool *asked, char *err,
+               size_t err_len);
+  /* Optional, with claim: sends `record` of `id` to replica `to`, which
+   * claimed it from us. 0 or -1. */
+  int (*hand_over)(store_engine *e, const char *to, const char *id, const store_record *record,
+                   char *err, size_t err_len);
   /* Closes and frees the engine. */
   void (*close)(store_engine *e);
 } store_engine_ops;

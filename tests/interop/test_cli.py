@@ -60,6 +60,7 @@ class CommandLineTests(unittest.TestCase):
             (("--listen", "host:99999"), "--listen"),
             (("--log-level", "chatty"), "--log-level"),
             (("--assets",), "--assets"),
+            (("--replica-name", "two words"), "--replica-name"),
         ]
         for args, flag in cases:
             rc, _, err = run(*args)

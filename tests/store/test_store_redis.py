@@ -5,7 +5,7 @@ Each test starts its own redis-server (/usr/bin/redis-server, no persistence,
 its folder a temp folder) on a free loopback port and stops it at the end,
 also on failure; the class is skipped when redis-server is missing. Servers
 and devices are those of tests/store/test_store.py (StoreTestCase). Redis is
-read with a raw RESP socket: key opal:device:{ID}, a hash of mode and
+read with a raw RESP socket: key opal:device:{ID}, a hash of mode, owner and
 version (the number of the device's changes).
 
 Run:   /usr/bin/python3 tests/store/test_store_redis.py [-v] [TestClass[.test_name]]
@@ -142,12 +142,12 @@ class RedisTestCase(StoreTestCase):
         while True:
             got = {did: self.hash(did, db) for did in expected}
             wrong = {did: h for did, h in got.items()
-                     if set(h) != {"mode", "version"} or int(h["mode"]) != expected[did]
+                     if set(h) != {"mode", "version", "owner"} or int(h["mode"]) != expected[did]
                      or (changes and int(h["version"]) != changes[did])}
             if not wrong or time.monotonic() >= deadline:
                 break
             time.sleep(0.05)
-        self.assertEqual(wrong, {}, "db %s: hashes not {mode, version} with mode %r, version %r"
+        self.assertEqual(wrong, {}, "db %s: hashes not {mode, version, owner} with mode %r, version %r"
                          % (db, expected, changes))
         return got
 

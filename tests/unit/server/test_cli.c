@@ -7,10 +7,12 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli_args.h"
 #include "device_id.h"
 #include "server_options.h"
+#include "store/store_engine.h"
 
 static void host_port(void **unused) {
   (void)unused;
@@ -99,6 +101,29 @@ static void server_bad_flags_are_named(void **unused) {
   expect_bad(f, 2, "--listen");
   char *g[] = {"opal-server", "stray"};
   expect_bad(g, 2, "stray");
+  char *h[] = {"opal-server", "--replica-name", "a b"};
+  expect_bad(h, 3, "--replica-name");
+  char *i[] = {"opal-server", "--replica-name", "{x}"};
+  expect_bad(i, 3, "--replica-name");
+  char *j[] = {"opal-server", "--replica-name", ""};
+  expect_bad(j, 3, "--replica-name");
+}
+
+/* The name other replicas know this one by: given, or HOSTNAME:PORT. */
+static void replica_names(void **unused) {
+  (void)unused;
+  server_options o;
+  char err[256], name[STORE_REPLICA_MAX + 1], host[256] = "", expected[300];
+  char *given[] = {"opal-server", "--replica-name", "eu-1"};
+  assert_int_equal(parse(given, 3, &o, err), CLI_RUN);
+  server_replica_name(&o, name, sizeof name);
+  assert_string_equal(name, "eu-1");
+  char *port[] = {"opal-server", "--listen", "127.0.0.1:7001"};
+  assert_int_equal(parse(port, 3, &o, err), CLI_RUN);
+  server_replica_name(&o, name, sizeof name);
+  gethostname(host, sizeof host - 1);
+  snprintf(expected, sizeof expected, "%.40s:7001", host);
+  assert_string_equal(name, expected);
 }
 
 static void device_ids(void **unused) {
@@ -121,6 +146,7 @@ int main(void) {
       cmocka_unit_test(numbers),
       cmocka_unit_test(server_defaults_and_values),
       cmocka_unit_test(server_bad_flags_are_named),
+      cmocka_unit_test(replica_names),
       cmocka_unit_test(device_ids),
   };
   return cmocka_run_group_tests_name("cli", tests, NULL, NULL);

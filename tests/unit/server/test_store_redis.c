@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/wait.h>
@@ -181,7 +182,45 @@ static server *need_server(void **state) {
   return *state;
 }
 
-static store_engine *open_ok(const char *url) { return open_engine(store_redis_open, url); }
+/* What the engine reported by itself (its listener thread, or a save). */
+typedef struct heard {
+  pthread_mutex_t lock;
+  int released, handed;
+  char id[DEVICE_ID_MAX_LEN + 1], by[STORE_REPLICA_MAX + 1];
+  store_record record;
+} heard;
+
+static heard events_heard = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+static void heard_released(void *ctx, const char *id, const char *by) {
+  heard *h = ctx;
+  pthread_mutex_lock(&h->lock);
+  h->released++;
+  snprintf(h->id, sizeof h->id, "%s", id);
+  snprintf(h->by, sizeof h->by, "%s", by);
+  pthread_mutex_unlock(&h->lock);
+}
+
+static void heard_handed(void *ctx, const char *id, const store_record *record) {
+  heard *h = ctx;
+  pthread_mutex_lock(&h->lock);
+  h->handed++;
+  snprintf(h->id, sizeof h->id, "%s", id);
+  h->record = *record;
+  pthread_mutex_unlock(&h->lock);
+}
+
+/* The engine as replica `replica`, reporting to events_heard. */
+static store_engine *redis_open_as(const char *url, const char *replica, char *err, size_t err_len) {
+  store_engine_events ev = {.ctx = &events_heard, .released = heard_released, .handed = heard_handed};
+  return store_redis_open(url, replica, &ev, err, err_len);
+}
+
+static store_engine *redis_open(const char *url, char *err, size_t err_len) {
+  return redis_open_as(url, "unit", err, err_len);
+}
+
+static store_engine *open_ok(const char *url) { return open_engine(redis_open, url); }
 
 static void expect_field(server *s, int db, const char *key, const char *field, const char *value) {
   redisReply *r = raw(s, db, "HGET %s %s", key, field);
@@ -273,7 +312,7 @@ static void databases_are_apart(void **state) {
   none->ops->close(none);
   char err[256] = "", url[80];
   snprintf(url, sizeof url, "%s/99999", s->url);
-  assert_null(store_redis_open(url, err, sizeof err));
+  assert_null(redis_open(url, err, sizeof err));
   assert_non_null(strstr(err, "selecting database 99999"));
 }
 
@@ -281,7 +320,7 @@ static void expect_problem(const char *url, const char *words) {
   const char *problem = store_redis_url_problem(url);
   if (!problem || !strstr(problem, words)) fail_msg("%s: %s", url, problem ? problem : "(no problem)");
   char err[256] = "";
-  assert_null(store_redis_open(url, err, sizeof err));
+  assert_null(redis_open(url, err, sizeof err));
   assert_non_null(strstr(err, problem));
   assert_non_null(strstr(err, url));
 }
@@ -315,7 +354,7 @@ static void nothing_listening_fails(void **state) {
   char url[64], where[40], err[256] = "";
   snprintf(url, sizeof url, "redis://127.0.0.1:%d", port);
   snprintf(where, sizeof where, "redis 127.0.0.1:%d: ", port);
-  assert_null(store_redis_open(url, err, sizeof err));
+  assert_null(redis_open(url, err, sizeof err));
   assert_non_null(strstr(err, where));
   assert_non_null(strstr(err, "refused"));
   assert_null(strchr(err, '\n'));
@@ -326,7 +365,7 @@ static void ipv6_host_is_named_in_errors(void **state) {
   /* The server binds 127.0.0.1 only: [::1] reaches nothing, and says so. */
   char url[64], err[256] = "";
   snprintf(url, sizeof url, "redis://[::1]:%d", s->port);
-  assert_null(store_redis_open(url, err, sizeof err));
+  assert_null(redis_open(url, err, sizeof err));
   char where[40];
   snprintf(where, sizeof where, "redis [::1]:%d: ", s->port);
   assert_non_null(strstr(err, where));
@@ -432,6 +471,145 @@ static void wrong_type_fails_with_reason(void **state) {
   e->ops->close(e);
 }
 
+static void reset_heard(void) {
+  pthread_mutex_lock(&events_heard.lock);
+  events_heard.released = events_heard.handed = 0;
+  events_heard.id[0] = events_heard.by[0] = '\0';
+  pthread_mutex_unlock(&events_heard.lock);
+}
+
+/* Waits up to 3 s for *count to reach `n`. */
+static bool heard_reach(const int *count, int n) {
+  for (int i = 0; i < 300; i++) {
+    pthread_mutex_lock(&events_heard.lock);
+    bool ok = *count >= n;
+    pthread_mutex_unlock(&events_heard.lock);
+    if (ok) return true;
+    sleep_ms(10);
+  }
+  return false;
+}
+
+static int claim(store_engine *e, const char *id, store_record *r, bool *asked) {
+  char err[256] = "";
+  int rc = e->ops->claim(e, id, r, asked, err, sizeof err);
+  if (rc < 0) fail_msg("claim %s: %s", id, err);
+  return rc;
+}
+
+/* A subscriber on `channel`; the caller reads messages with next_message. */
+static redisContext *subscribe_raw(server *s, const char *channel) {
+  redisContext *c = redisConnectWithTimeout("127.0.0.1", s->port, (struct timeval){2, 0});
+  assert_true(c && !c->err);
+  redisSetTimeout(c, (struct timeval){3, 0});
+  redisReply *r = redisCommand(c, "SUBSCRIBE %s", channel);
+  assert_non_null(r);
+  freeReplyObject(r);
+  return c;
+}
+
+static void next_message(redisContext *c, const char *expected) {
+  redisReply *r = NULL;
+  assert_int_equal(redisGetReply(c, (void **)&r), REDIS_OK);
+  assert_int_equal(r->type, REDIS_REPLY_ARRAY);
+  assert_int_equal(r->elements, 3);
+  assert_string_equal(r->element[2]->str, expected);
+  freeReplyObject(r);
+}
+
+/* A claim reads the record and makes this replica the owner in one step. */
+static void claim_takes_ownership(void **state) {
+  server *s = need_server(state);
+  store_engine *e = open_ok(s->url);
+  store_record r;
+  bool asked = true;
+  assert_int_equal(claim(e, "new", &r, &asked), 0);
+  assert_false(asked);
+  expect_field(s, 0, "opal:device:{new}", "owner", "unit");
+  save_one(e, "new", 3, 1);
+  assert_int_equal(claim(e, "new", &r, &asked), 1);
+  assert_int_equal(r.mode, 3);
+  assert_false(asked); /* our own */
+  /* An owner nobody listens for (a replica that died): taken, nobody asked. */
+  freeReplyObject(raw(s, 0, "HSET opal:device:{new} owner gone:1"));
+  assert_int_equal(claim(e, "new", &r, &asked), 1);
+  assert_false(asked);
+  expect_field(s, 0, "opal:device:{new}", "owner", "unit");
+  e->ops->close(e);
+}
+
+/* A live owner is asked to let go, on its channel, naming the claimer. */
+static void claim_asks_the_live_owner(void **state) {
+  server *s = need_server(state);
+  store_engine *e = open_ok(s->url);
+  freeReplyObject(raw(s, 0, "HSET opal:device:{d1} mode 2 version 5 owner other:2"));
+  redisContext *sub = subscribe_raw(s, "opal:replica:{other:2}");
+  store_record r;
+  bool asked = false;
+  assert_int_equal(claim(e, "d1", &r, &asked), 1);
+  assert_true(asked);
+  assert_int_equal(r.mode, 2);
+  assert_int_equal(r.version, 5);
+  next_message(sub, "release\nd1\nunit");
+  /* And hand_over publishes a record the same way. */
+  char err[256] = "";
+  store_record mine = {.mode = 4, .version = 6};
+  assert_int_equal(e->ops->hand_over(e, "other:2", "d1", &mine, err, sizeof err), 0);
+  next_message(sub, "record\nd1\n4\n6");
+  redisFree(sub);
+  e->ops->close(e);
+}
+
+/* What other replicas publish on our channel reaches the events; anything
+ * malformed is ignored. */
+static void messages_reach_the_events(void **state) {
+  server *s = need_server(state);
+  reset_heard();
+  store_engine *e = open_ok(s->url);
+  /* The listener subscribes on its own thread: publish until it hears. */
+  for (int i = 0; i < 100 && !events_heard.handed; i++) {
+    freeReplyObject(raw(s, 0, "PUBLISH %s %s", "opal:replica:{unit}", "record\nd2\n3\n9"));
+    sleep_ms(20);
+  }
+  assert_true(heard_reach(&events_heard.handed, 1));
+  assert_string_equal(events_heard.id, "d2");
+  assert_int_equal(events_heard.record.mode, 3);
+  assert_int_equal(events_heard.record.version, 9);
+  const char *junk[] = {"record\nd2\nx\n9", "record\nd2\n3", "release\nd2", "hello", "release\n\nb",
+                        "record\nd2\n3\n9\nextra"};
+  for (size_t i = 0; i < sizeof junk / sizeof *junk; i++)
+    freeReplyObject(raw(s, 0, "PUBLISH %s %s", "opal:replica:{unit}", junk[i]));
+  freeReplyObject(raw(s, 0, "PUBLISH %s %s", "opal:replica:{unit}", "release\nd3\nnew:7"));
+  assert_true(heard_reach(&events_heard.released, 1));
+  assert_int_equal(events_heard.released, 1);
+  assert_int_equal(events_heard.handed, 1); /* the junk was not taken for records */
+  assert_string_equal(events_heard.id, "d3");
+  assert_string_equal(events_heard.by, "new:7");
+  e->ops->close(e);
+}
+
+/* Fencing: a replica that is not the owner has its write refused and is
+ * told who owns the device; the record stays the owner's. */
+static void writes_of_a_former_owner_are_refused(void **state) {
+  server *s = need_server(state);
+  reset_heard();
+  char err[256] = "";
+  store_engine *a = open_ok(s->url), *b = redis_open_as(s->url, "b", err, sizeof err);
+  assert_non_null(b);
+  save_one(a, "d4", 1, 1);
+  store_record r;
+  bool asked;
+  claim(b, "d4", &r, &asked); /* b owns it now */
+  save_one(b, "d4", 2, 2);
+  save_one(a, "d4", 3, 9); /* newer, but a is no owner */
+  expect_record(a, "d4", 2, 2);
+  assert_true(heard_reach(&events_heard.released, 1));
+  assert_string_equal(events_heard.id, "d4");
+  assert_string_equal(events_heard.by, "b");
+  a->ops->close(a);
+  b->ops->close(b);
+}
+
 int main(void) {
 #define T(name) cmocka_unit_test_setup(name, flush_all)
   const struct CMUnitTest tests[] = {
@@ -449,6 +627,10 @@ int main(void) {
       T(lost_script_falls_back_to_eval),
       T(malformed_value_fails_load),
       T(wrong_type_fails_with_reason),
+      T(claim_takes_ownership),
+      T(claim_asks_the_live_owner),
+      T(messages_reach_the_events),
+      T(writes_of_a_former_owner_are_refused),
   };
 #undef T
   return cmocka_run_group_tests_name("store_redis", tests, group_setup, group_teardown);
