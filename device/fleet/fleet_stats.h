@@ -1,4 +1,5 @@
-/* Figures a fleet run reports: latency percentiles and the late-packet rule. */
+/* Figures a fleet run reports: latency percentiles (latency_samples.h) and
+ * the late-packet rule. */
 #ifndef OPAL_FLEET_STATS_H
 #define OPAL_FLEET_STATS_H
 
@@ -6,23 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* A growing list of latency samples, in milliseconds. */
-typedef struct latency_samples {
-  double *ms;
-  size_t count, cap;
-} latency_samples;
-
-void latency_add(latency_samples *l, double ms);
-void latency_free(latency_samples *l);
-
-typedef struct latency_summary {
-  size_t n;
-  double p50, p95, p99, max; /* 0 when n is 0 */
-} latency_summary;
-
-/* Nearest-rank percentiles: pN is the smallest sample with at least N % of
- * the samples at or below it. */
-latency_summary latency_summarise(const latency_samples *l);
+#include "latency_samples.h"
 
 /* A packet is late when it arrives after the moment it should be playing:
  * the stream's first packet arrival + the audio before it in the stream +

@@ -8,10 +8,12 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "clock.h"
 #include "item_array.h"
 #include "log.h"
 #include "store/store_redis.h"
 #include "store/store_sqlite.h"
+#include "store/store_stats.h"
 
 /* A failed write is tried again this often; at close, for this long at most
  * before what is left is given up (and said so). */
@@ -65,6 +67,7 @@ struct store {
   item_array loads;   /* char[DEVICE_ID_MAX_LEN + 1] each */
   item_array results; /* load_result */
   item_array writes;  /* store_write */
+  int64_t writes_since_ns; /* when the oldest of `writes` was handed over */
   item_array releases; /* release_note, for the loop */
   item_array waits;    /* handover_wait */
   item_array sends;    /* handover_send */
@@ -73,15 +76,10 @@ struct store {
   /* The store's thread only: writes are failing. Loads then answer "no
    * record" at once rather than each waiting for the engine to fail. */
   bool failing;
+  store_stats stats; /* the store's thread only */
 };
 
 /* ---- the store's thread ---- */
-
-static int64_t now_ns(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (int64_t)t.tv_sec * 1000000000LL + t.tv_nsec;
-}
 
 /* Loads (or claims) each id. A claim from a live replica waits in `waits`
  * for its record; the rest go to `results`. */
@@ -103,7 +101,7 @@ static void load_all(store *s, const item_array *ids, item_array *results, item_
     r.found = rc == 1;
     if (asked) {
       handover_wait w = {.found = r.found, .record = r.record,
-                         .deadline_ns = now_ns() + HANDOVER_WAIT_NS};
+                         .deadline_ns = clock_now_ns() + HANDOVER_WAIT_NS};
       memcpy(w.id, r.id, sizeof w.id);
       item_array_append(waits, &w, 1);
     } else {
@@ -122,7 +120,8 @@ static void wait_ns(store *s, int64_t ns) {
 }
 
 /* Puts a failed batch back in front of what came meanwhile, within bounds. */
-static void requeue(store *s, item_array *batch) {
+static void requeue(store *s, item_array *batch, int64_t batch_since_ns) {
+  s->writes_since_ns = batch_since_ns;
   item_array_append(batch, s->writes.items, s->writes.len);
   item_array_free(&s->writes);
   s->writes = *batch;
@@ -138,20 +137,24 @@ static void requeue(store *s, item_array *batch) {
 
 /* Writes `batch` (lock held on entry and exit, released while writing).
  * True when it is written; else it is back on the queue. */
-static bool write_batch(store *s, item_array *batch) {
+static bool write_batch(store *s, item_array *batch, int64_t since_ns) {
   char err[512];
+  store_stats_queued(&s->stats, batch->len);
   pthread_mutex_unlock(&s->lock);
   int rc = s->engine->ops->save(s->engine, batch->items, batch->len, err, sizeof err);
   pthread_mutex_lock(&s->lock);
   if (rc == 0) {
     if (s->failing) log_info("store %s: writing again (%zu changes written)", s->name, batch->len);
     s->failing = false;
+    int64_t now = clock_now_ns();
+    store_stats_written(&s->stats, batch->len, (double)(now - since_ns) / 1e6);
+    store_stats_report(&s->stats, s->name, now, 0);
     item_array_free(batch);
     return true;
   }
   if (!s->failing) log_error("store %s: cannot write: %s; retrying every second", s->name, err);
   s->failing = true;
-  requeue(s, batch);
+  requeue(s, batch, since_ns);
   return false;
 }
 
@@ -176,7 +179,7 @@ static void finish_loads(store *s) {
 /* Claims whose old owner did not answer in time: the stored record it is
  * (it was away, or is too slow to count on). Lock held. */
 static bool expire_waits(store *s) {
-  int64_t now = now_ns();
+  int64_t now = clock_now_ns();
   bool any = false;
   for (size_t i = 0; i < s->waits.len;) {
     handover_wait *w = item_array_at(&s->waits, i);
@@ -227,7 +230,7 @@ static void wait_for_work(store *s) {
       pthread_cond_wait(&s->wake, &s->lock);
       continue;
     }
-    int64_t left = next_deadline(s) - now_ns();
+    int64_t left = next_deadline(s) - clock_now_ns();
     if (left > 0) wait_ns(s, left);
     if (expire_waits(s)) {
       pthread_mutex_unlock(&s->lock);
@@ -255,8 +258,9 @@ static void *store_thread(void *arg) {
     }
     if (s->writes.len) {
       item_array batch;
+      int64_t since = s->writes_since_ns;
       item_array_take(&s->writes, &batch);
-      if (write_batch(s, &batch)) continue;
+      if (write_batch(s, &batch, since)) continue;
       if (s->closing && ++close_tries >= CLOSE_PATIENCE_TRIES) break;
       wait_ns(s, RETRY_NS);
       continue;
@@ -266,6 +270,7 @@ static void *store_thread(void *arg) {
   if (s->writes.len)
     log_error("store %s: %zu changes not written (the store kept failing)", s->name,
               s->writes.len);
+  store_stats_report(&s->stats, s->name, clock_now_ns(), 1);
   pthread_mutex_unlock(&s->lock);
   return NULL;
 }
@@ -284,6 +289,7 @@ void store_load(store *s, const char *id) {
 void store_save(store *s, const store_write *writes, size_t n) {
   if (n == 0) return;
   pthread_mutex_lock(&s->lock);
+  if (s->writes.len == 0) s->writes_since_ns = clock_now_ns();
   item_array_append(&s->writes, writes, n);
   pthread_cond_signal(&s->wake);
   pthread_mutex_unlock(&s->lock);
@@ -349,6 +355,7 @@ static void on_handed(void *ctx, const char *id, const store_record *record) {
       r.record = *record;
       store_write write = {.record = *record};
       memcpy(write.id, w->id, sizeof write.id);
+      if (s->writes.len == 0) s->writes_since_ns = clock_now_ns();
       item_array_append(&s->writes, &write, 1);
       pthread_cond_signal(&s->wake);
     }
@@ -436,6 +443,7 @@ store *store_open(const char *url, const char *replica, store_notify_fn notify, 
   item_array_init(&s->sends, sizeof(handover_send));
   pthread_mutex_init(&s->lock, NULL);
   pthread_cond_init(&s->wake, NULL);
+  store_stats_init(&s->stats, clock_now_ns());
   /* The engine's events may come as soon as it is open: `s` is ready. */
   if (strcmp(url, "memory") != 0 && !(s->engine = open_engine(s, url, replica, err, err_len))) {
     store_close(s);
@@ -461,6 +469,7 @@ void store_close(store *s) {
   item_array_free(&s->releases);
   item_array_free(&s->waits);
   item_array_free(&s->sends);
+  store_stats_free(&s->stats);
   pthread_mutex_destroy(&s->lock);
   pthread_cond_destroy(&s->wake);
   free(s);
