@@ -30,8 +30,10 @@ struct redis_listener {
 
 static const struct timeval connect_timeout = {.tv_sec = 2};
 
-/* Connected and subscribed, or NULL with the reason in `why`. */
-static redisContext *subscribe(redis_listener *l, char *why, size_t len) {
+/* Connected and subscribed, or NULL with the reason in `why`. *refused:
+ * Redis answered, but with an error (an ACL, say): no outage, a mistake. */
+static redisContext *subscribe(redis_listener *l, char *why, size_t len, bool *refused) {
+  *refused = false;
   redisContext *c = redisConnectWithTimeout(l->host, l->port, connect_timeout);
   if (!c || c->err) {
     snprintf(why, len, "%s", c ? c->errstr : "out of memory");
@@ -40,7 +42,8 @@ static redisContext *subscribe(redis_listener *l, char *why, size_t len) {
   }
   redisReply *r = redisCommand(c, "SUBSCRIBE %s", l->channel);
   bool ok = r && r->type == REDIS_REPLY_ARRAY;
-  if (!ok) snprintf(why, len, "SUBSCRIBE: %s", r && r->type == REDIS_REPLY_ERROR ? r->str : c->errstr);
+  *refused = r && r->type == REDIS_REPLY_ERROR;
+  if (!ok) snprintf(why, len, "SUBSCRIBE: %s", *refused ? r->str : c->errstr);
   freeReplyObject(r);
   if (ok) return c;
   redisFree(c);
@@ -76,23 +79,30 @@ static void pause_ms(redis_listener *l, int ms) {
     nanosleep(&(struct timespec){.tv_nsec = POLL_MS * 1000000L}, NULL);
 }
 
+/* An outage is the store's to log (store.c says it once, and its end);
+ * here it is only debug detail. A refusal is logged: nothing else would. */
 static void *listen_thread(void *arg) {
   redis_listener *l = arg;
   while (!atomic_load(&l->stopping)) {
     char why[256];
-    redisContext *c = subscribe(l, why, sizeof why);
+    bool refused;
+    redisContext *c = subscribe(l, why, sizeof why, &refused);
     if (!c) {
-      if (!l->down) log_error("redis %s: cannot listen on %s: %s; retrying every second",
-                              l->where, l->channel, why);
+      if (!l->down) {
+        if (refused) log_error("redis %s: cannot listen on %s: %s; retrying every second", l->where,
+                               l->channel, why);
+        else log_debug("redis %s: cannot listen on %s: %s; retrying every second", l->where,
+                       l->channel, why);
+      }
       l->down = true;
       pause_ms(l, RECONNECT_MS);
       continue;
     }
-    if (l->down) log_info("redis %s: listening on %s again", l->where, l->channel);
+    if (l->down) log_debug("redis %s: listening on %s again", l->where, l->channel);
     l->down = false;
     receive(l, c);
     if (!atomic_load(&l->stopping)) {
-      log_error("redis %s: lost %s: %s; retrying every second", l->where, l->channel,
+      log_debug("redis %s: lost %s: %s; retrying every second", l->where, l->channel,
                 c->errstr[0] ? c->errstr : "connection closed");
       l->down = true;
     }
