@@ -28,6 +28,7 @@ typedef struct device {
   bool foreign; /* handed over to another worker: claim it back before use */
   int64_t load_started_ns;
   uint64_t version;
+  uint64_t ready_version; /* its version when it stopped waiting for a record */
   uint64_t batch_gen; /* in the store's current batch when equal to its batch_gen */
   size_t batch_index;
   /* Its open call of each kind, or NULL. Each call owns itself and tells

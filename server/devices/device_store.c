@@ -80,8 +80,34 @@ static uint32_t usable_mode(const device *d, const store_record *record, unsigne
   return 0;
 }
 
+/* A record that came after the device stopped waiting for it. Newer than
+ * what it is served, and nothing changed since: the record is the truth (a
+ * slow store, or a slow replica's hand-over), and is written on. Else the
+ * served mode stays and is written over the record. */
+static void late_record(device_store *ds, device *d, const store_record *record,
+                        unsigned mode_count, device_ready_fn changed) {
+  long long after_ms = (long long)((clock_now_ns() - d->load_started_ns) / NS_PER_MS);
+  if (record->version > d->version && d->version == d->ready_version) {
+    log_warn("store: device=%s record came after %lld ms: mode %u (was serving mode %u)", d->id,
+             after_ms, record->mode, d->state.mode);
+    d->state.mode = usable_mode(d, record, mode_count);
+    d->version = record->version;
+    device_store_changed(ds, d, clock_now_ns());
+    changed(d);
+    return;
+  }
+  if (record->mode != d->state.mode)
+    log_warn("store: device=%s record came after %lld ms (mode %u); serving mode %u and "
+             "keeping it", d->id, after_ms, record->mode, d->state.mode);
+  if (record->version >= d->version) {
+    d->version = record->version;
+    device_store_changed(ds, d, clock_now_ns());
+  }
+}
+
 void device_store_loaded(device_store *ds, registry *r, const char *id,
-                         const store_record *record, unsigned mode_count, device_ready_fn ready) {
+                         const store_record *record, unsigned mode_count, device_ready_fn ready,
+                         device_ready_fn changed) {
   device *d = registry_find(r, id);
   if (d && d->foreign) return; /* another worker serves it now */
   if (!d || !record) {
@@ -98,15 +124,7 @@ void device_store_loaded(device_store *ds, registry *r, const char *id,
     ready(d);
     return;
   }
-  /* The device stopped waiting and has been served since. */
-  if (record->mode != d->state.mode)
-    log_warn("store: device=%s record came after %lld ms (mode %u); serving mode %u and "
-             "keeping it", id, (long long)((clock_now_ns() - d->load_started_ns) / NS_PER_MS),
-             record->mode, d->state.mode);
-  if (record->version >= d->version) {
-    d->version = record->version;
-    device_store_changed(ds, d, clock_now_ns());
-  }
+  late_record(ds, d, record, mode_count, changed);
 }
 
 /* Loads past their bound: the device is served from a fresh record. */
@@ -118,6 +136,7 @@ static void expire_loads(device_store *ds, registry *r, int64_t now_ns, device_r
     if (d && d->loading && d->load_started_ns + DEVICE_STORE_LOAD_WAIT_NS == p->deadline_ns) {
       log_warn("store: no record for device=%s within %lld ms: serving mode %u", p->id,
                (long long)(DEVICE_STORE_LOAD_WAIT_NS / NS_PER_MS), d->state.mode);
+      d->ready_version = d->version;
       d->loading = false;
       ready(d);
     }

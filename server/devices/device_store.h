@@ -53,11 +53,13 @@ void device_store_begin_wait(device_store *ds, device *d, int64_t now_ns);
 /* The device's mode changed: a new version goes into the next write. */
 void device_store_changed(device_store *ds, device *d, int64_t now_ns);
 
-/* A finished load. A device still loading takes the record and is ready;
- * one that stopped waiting keeps what it serves, and the disagreement is
- * logged and written over. */
+/* A finished load. A device still loading takes the record and is ready.
+ * One that stopped waiting takes a newer record if it has not changed
+ * since (`changed` is told: its LEDs must say so); else it keeps what it
+ * serves, and the disagreement is logged and written over. */
 void device_store_loaded(device_store *ds, registry *r, const char *id,
-                         const store_record *record, unsigned mode_count, device_ready_fn ready);
+                         const store_record *record, unsigned mode_count, device_ready_fn ready,
+                         device_ready_fn changed);
 
 /* Flushes the batch when due, and gives up on loads past their bound (a
  * fresh record is served). */

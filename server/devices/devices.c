@@ -276,9 +276,13 @@ void devices_attach_audio(device *d, audio_call *c, const char *via) {
 
 /* ---- The store ---- */
 
+/* A record that came late changed the device's mode. */
+static void on_changed(device *d) { show_leds(d); }
+
 void devices_loaded(void *ctx, const char *id, const store_record *record) {
   devices *ds = ctx;
-  device_store_loaded(&ds->kept, &ds->registry, id, record, ds->sounds->mode_count, on_ready);
+  device_store_loaded(&ds->kept, &ds->registry, id, record, ds->sounds->mode_count, on_ready,
+                      on_changed);
 }
 
 void devices_store_work(devices *ds, int64_t now_ns) {

@@ -341,7 +341,8 @@ static void on_released(void *ctx, const char *id, const char *by) {
 /* store_engine_events.handed: the newer of the handed and the stored
  * record answers the claim. A handed record newer than the stored one is
  * written too: the old owner's last changes may not have reached the
- * engine, and its writes are refused now. */
+ * engine, and its writes are refused now. One that comes after the claim
+ * stopped waiting still goes to the loop, as a late record. */
 static void on_handed(void *ctx, const char *id, const store_record *record) {
   store *s = ctx;
   bool answered = false;
@@ -363,8 +364,13 @@ static void on_handed(void *ctx, const char *id, const store_record *record) {
     item_array_remove(&s->waits, i);
     answered = true;
   }
+  if (!answered) { /* late, or another worker's claim: the loop knows which */
+    load_result r = {.found = true, .record = *record};
+    snprintf(r.id, sizeof r.id, "%s", id);
+    item_array_append(&s->results, &r, 1);
+  }
   pthread_mutex_unlock(&s->lock);
-  if (answered) s->notify(s->ctx); /* else the record was for another worker's claim */
+  s->notify(s->ctx);
 }
 
 const char *store_name(const store *s) { return s->name; }

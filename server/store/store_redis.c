@@ -365,7 +365,7 @@ static int save_pipeline(redis_engine *e, const store_write *w, size_t n, bool b
            w[i].id, r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply from the save script");
     freeReplyObject(reply);
   }
-  size_t used = err ? strnlen(err, err_len) : 0;
+  size_t used = failed > 1 && err ? strnlen(err, err_len) : 0;
   if (failed > 1 && used + 1 < err_len)
     snprintf(err + used, err_len - used, " (%zu of %zu records not saved)", failed, n);
   if (*noscript && !failed) fail(err, err_len, e->url.where, "saving: Redis does not have the save script");
