@@ -341,6 +341,39 @@ class StuckStoreTests(StoreTestCase):
         self.assertEqual(rows.get("stuck-known", (None,))[0], 1, "the record written before: %r" % rows)
 
 
+    def test_late_record_is_taken_when_nothing_changed(self):
+        """A known device served a fresh record because the store was stuck
+        gets its stored mode once the record comes, if nothing changed
+        meanwhile: its LEDs say so, and the mode is written on."""
+        srv = self.server()
+        c0 = self.client(srv, "late")
+        self.first_set(c0, srv)
+        self.press_ok(c0, MODE)
+        self.press_ok(c0, MODE)
+        time.sleep(AFTER_LAST_CHANGE)   # written: mode 2
+        c0.disconnect()
+        # Forget the device: a new server (same file) must load it.
+        self.sigterm(srv)
+        srv = self.server()
+        fd = os.open(self.db + "-shm", os.O_RDWR)
+        self.addCleanup(os.close, fd)
+        fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 8, 120, os.SEEK_SET)
+        self.addCleanup(fcntl.lockf, fd, fcntl.LOCK_UN, 8, 120, os.SEEK_SET)
+        c = self.client(srv, "late")
+        s = self.first_set(c, srv, timeout=3.0)
+        self.assert_state(s.leds, "idle", 0, "served a fresh record while the store is stuck")
+        fcntl.lockf(fd, fcntl.LOCK_UN, 8, 120, os.SEEK_SET)
+        t0 = time.monotonic()
+        self.wait_state(c, "idle", 2, timeout=5.0)
+        print("stored mode 2 shown %.0f ms after the store came back" % ((time.monotonic() - t0) * 1000))
+        self.assertTrue(any("record came after" in l and "mode 2 (was serving mode 0)" in l
+                            for l in srv.device_lines("late")), srv.log_tail())
+        self.press_ok(c, MODE)
+        self.wait_state(c, "idle", 3)
+        self.sigterm(srv)
+        self.assertEqual(self.rows(self.db).get("late", (None,))[0], 3)
+
+
 class DefaultPathTests(StoreTestCase):
     """No --store: a SQLite file at $STATE_DIRECTORY/opal-server.db, else
     $XDG_STATE_HOME/opal/opal-server.db, else
