@@ -9,8 +9,8 @@
 #                   (tests/run-tests.sh --list names them), NO_ASAN=1 skips
 #                   the ASan+UBSan build and pass; logs of failed suites are
 #                   kept in build/test-logs/<time>/
-#   make bench      server + fleet scenarios (9-10 min, at most ~11);
-#                   make bench-quick (~1 min)
+#   make bench      server + fleet scenarios, with sqlite/redis stores and
+#                   nginx (15-16 min, at most ~17); make bench-quick (~3 min)
 #   make bench-device  device audio latency, RSS and CPU
 #   make clean
 #   make V=1        show full compiler command lines

@@ -6,19 +6,33 @@ Scenarios (docs/performance.md describes them and the method):
   single     1 device, 100 Play/Stop cycles: press -> first packet, Stop -> is_end
   load       1,000 connected, ~10 % playing: latencies under load, CPU, RSS
   idle       10,000 connected, idle: connect time, server RSS per device
+  store      the load mix against --store sqlite:FILE, then --store redis://
+             (a private redis-server): the store's write figures from the
+             server's log, latencies beside the load scenario's (memory)
+  nginx      300 streaming, directly and through nginx (deploy/nginx/opal.conf,
+             addresses changed), back to back: CPU per stream-second, latencies
+  workers    1,000 streaming against --workers 1 and 2 back to back (CPU per
+             stream-second), then the largest N for --workers 2, beside the
+             streaming scenario's
   streaming  N streaming the 80 s sound at once, N raised until late packets
              or errors appear: the largest N with none over 60 s
 
-Every scenario gets a fresh server. Both processes' CPU (utime+stime from
-/proc/PID/stat, as % of one core) and RSS (VmRSS) are sampled throughout and
-reported over the measured window. Prints a markdown table; --json FILE
+Every scenario gets a fresh server (and, for store and nginx, its own
+redis-server or nginx, stopped at its end, also on an error or Ctrl-C).
+Both processes' CPU (utime+stime from /proc/PID/stat, as % of one core) and
+RSS (VmRSS) are sampled throughout and reported over the measured window
+(nginx's and redis-server's too, where they run). Prints a markdown table; --json FILE
 dumps the raw figures, --markdown FILE writes the table for
 docs/performance.md. A scenario that cannot be measured (fleet exit code,
 no summary, server death, timeout) shows its error in its row; the harness
 goes on and exits 1 at the end. A target missed is shown, never hidden, but
 does not change the exit code.
 
-Run:   /usr/bin/python3 tests/bench/bench.py [--quick]   (make bench, make bench-quick)
+A full run takes 15-17 minutes (each streaming search has its own bounded
+share of it, FULL_*_SHARE_S); --quick about 3 minutes.
+
+Run:   /usr/bin/python3 tests/bench/bench.py [--quick] [--only store,nginx,...]
+       (make bench, make bench-quick)
 Env:   OPAL_SERVER, OPAL_DEVICE override the binaries (default build/...).
 """
 
@@ -37,14 +51,25 @@ import tempfile
 import threading
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench_services import Nginx, RedisServer, ServiceError  # noqa: E402
+
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SERVER = os.environ.get("OPAL_SERVER") or os.path.join(REPO, "build", "opal-server")
 DEVICE = os.environ.get("OPAL_DEVICE") or os.path.join(REPO, "build", "opal-device")
 ASSETS = os.path.join(REPO, "assets")
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 SAMPLE_S = 0.25          # CPU/RSS sampling period
-FULL_BUDGET_S = 570      # the whole full run should end within ~10 minutes
-QUICK_BUDGET_S = 90
+# Time budgets (s). Each streaming search (1 worker; 2 workers) gets its own
+# share, counted from its start: a step is not started when it would end past
+# it, nor past the whole run's budget (counted from the start of the run).
+FULL_BUDGET_S = 1020     # the whole full run should end within ~17 minutes
+FULL_STREAM_SHARE_S = 340    # ~4 steps of 60 s streaming, ~80 s each
+FULL_WORKERS_SHARE_S = 260   # ~3 more steps for --workers 2
+QUICK_BUDGET_S = 300
+QUICK_STREAM_SHARE_S = 60    # 2 steps of 10 s, ~25 s each
+QUICK_WORKERS_SHARE_S = 60
+SCENARIOS = ("single", "load", "idle", "store", "nginx", "workers", "streaming")
 DISTURBED_PCT = 25       # other processes' CPU (% of one core) that spoils a window
 
 
@@ -80,13 +105,16 @@ def box_busy():
 
 
 class Sampler(threading.Thread):
-    """Samples the server's and the fleet's CPU and RSS, and the box's CPU,
-    every SAMPLE_S seconds: a list of (t, server, fleet, box)."""
+    """Samples the server's and the fleet's CPU and RSS, the box's CPU and,
+    if extra_pids is given (a function returning the pids of another
+    service, such as nginx's master and workers), those processes' summed,
+    every SAMPLE_S seconds: a list of (t, server, fleet, box, extra)."""
 
-    def __init__(self, server_pid):
+    def __init__(self, server_pid, extra_pids=None):
         super().__init__(daemon=True)
         self.server_pid = server_pid
         self.fleet_pid = None
+        self.extra_pids = extra_pids
         self.samples = []
         self.lock = threading.Lock()
         self.stopping = threading.Event()
@@ -96,9 +124,21 @@ class Sampler(threading.Thread):
             self.take()
             self.stopping.wait(SAMPLE_S)
 
+    def take_extra(self):
+        """(cpu seconds, RSS kB, threads, pids) summed over extra_pids()."""
+        if not self.extra_pids:
+            return None
+        pids = self.extra_pids()
+        got = [(pid, proc_sample(pid)) for pid in pids]
+        got = [(pid, x) for pid, x in got if x]
+        if not got:
+            return None
+        return (sum(x[0] for _, x in got), sum(x[1] for _, x in got), sum(x[2] for _, x in got),
+                frozenset(pid for pid, _ in got))
+
     def take(self):
         s = (time.monotonic(), proc_sample(self.server_pid),
-             proc_sample(self.fleet_pid) if self.fleet_pid else None, box_busy())
+             proc_sample(self.fleet_pid) if self.fleet_pid else None, box_busy(), self.take_extra())
         with self.lock:
             self.samples.append(s)
         return s
@@ -109,7 +149,7 @@ class Sampler(threading.Thread):
 
     def at(self, t, who):
         """The last sample at or before t with a figure for who (1 server,
-        2 fleet); the first one after t if none."""
+        2 fleet, 4 extra); the first one after t if none."""
         with self.lock:
             good = [s for s in self.samples if s[who] is not None]
         before = [s for s in good if s[0] <= t]
@@ -119,15 +159,21 @@ class Sampler(threading.Thread):
 
     def window(self, t0, t1, who):
         """CPU % of one core, RSS at the end, peak RSS and threads of one
-        process over [t0, t1]."""
+        process (or, for 4, the extra processes summed) over [t0, t1]."""
         a, b = self.at(t0, who), self.at(t1, who)
         if not a or not b or b[0] - a[0] < 0.2:
             return None
         with self.lock:
             inside = [s[who][1] for s in self.samples if s[who] and t0 <= s[0] <= t1]
-        return {"cpu_pct": round(100.0 * (b[who][0] - a[who][0]) / (b[0] - a[0]), 1),
-                "rss_kb": b[who][1], "rss_peak_kb": max(inside + [b[who][1]]),
-                "threads": b[who][2], "window_s": round(b[0] - a[0], 1)}
+        w = {"cpu_pct": round(100.0 * (b[who][0] - a[who][0]) / (b[0] - a[0]), 1),
+             "rss_kb": b[who][1], "rss_peak_kb": max(inside + [b[who][1]]),
+             "threads": b[who][2], "window_s": round(b[0] - a[0], 1)}
+        if who == 4:
+            w["processes"] = len(b[4][3])
+            if a[4][3] != b[4][3]:
+                # a process that ended inside the window takes its CPU with it
+                w["processes_changed"] = True
+        return w
 
     def box_window(self, t0, t1):
         a, b = self.at(t0, 3), self.at(t1, 3)
@@ -177,10 +223,19 @@ def kill(proc, grace=5.0):
     return proc.returncode
 
 
+STORE_LINE = re.compile(
+    r"store (\S+): (\d+) changes written in (\d+) batches over (\d+) s; change handed to written "
+    r"p50 ([\d.]+) ms p99 ([\d.]+) ms max ([\d.]+) ms; queue max (\d+)")
+
+
 class Server:
-    def __init__(self, tmpdir, tag, extra_args=()):
+    """A fresh opal-server on a free loopback port; store is its --store URL
+    (memory: nothing kept)."""
+
+    def __init__(self, tmpdir, tag, extra_args=(), store="memory"):
         self.log_path = os.path.join(tmpdir, "server-%s.log" % tag)
         self.extra_args = list(extra_args)
+        self.store = store
         self.proc = None
         self.port = None
 
@@ -188,7 +243,7 @@ class Server:
         self.log = open(self.log_path, "w")
         self.proc = subprocess.Popen(
             [SERVER, "--listen", "127.0.0.1:0", "--assets", ASSETS, "--log-level", "info",
-             "--store", "memory"] + self.extra_args,
+             "--store", self.store] + self.extra_args,
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self.log)
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
@@ -215,8 +270,15 @@ class Server:
         problems = []
         counts, reasons = {}, {}
         lead_ms, starts, lags = 150.0, {}, []
+        stores = []
         with open(self.log_path, errors="replace") as f:
             for line in f:
+                m = STORE_LINE.search(line)
+                if m:
+                    stores.append({"store": m.group(1), "changes": int(m.group(2)), "batches": int(m.group(3)),
+                                   "over_s": int(m.group(4)), "p50": float(m.group(5)),
+                                   "p99": float(m.group(6)), "max": float(m.group(7)),
+                                   "queue_max": int(m.group(8)), "at": line.split(None, 1)[0]})
                 m = re.match(r"(\S+Z) \w+\s+stream (start|end) device=(\S+) (.*)", line)
                 if m:
                     pacing_lag(m, starts, lags, lead_ms)
@@ -239,7 +301,7 @@ class Server:
         bad = None if rc == 0 else describe_exit(rc)
         return bad, {"log_lines": lines, "log_warn_error": warn, "log_problems": problems,
                      "log_counts": counts, "stream_end_reasons": reasons,
-                     "pacing_lag_ms": percentiles(lags)}
+                     "pacing_lag_ms": percentiles(lags), "store_lines": stores}
 
 
 def log_time(stamp):
@@ -280,11 +342,14 @@ def percentiles(xs):
     return {"n": len(xs), "p50": rank(50), "p99": rank(99), "max": xs[-1]}
 
 
-def run_fleet(server, sampler, tmpdir, tag, args, timeout_s):
-    """Runs the fleet to its end; returns (summaries with their arrival
-    time, start time, other stdout lines). Raises ScenarioError."""
+def run_fleet(server, sampler, tmpdir, tag, args, timeout_s, via=None):
+    """Runs the fleet to its end, against the server or, if given, against
+    `via` (a proxy in front of it: an object with .port, .died() and
+    .name); returns (summaries with their arrival time, start time, other
+    stdout lines). Raises ScenarioError."""
     out_path = os.path.join(tmpdir, "fleet-%s.err" % tag)
-    cmd = [DEVICE, "--server", "127.0.0.1:%d" % server.port, "--json", "--progress", "1"] + args
+    port = via.port if via else server.port
+    cmd = [DEVICE, "--server", "127.0.0.1:%d" % port, "--json", "--progress", "1"] + args
     summaries, other = [], []
     with open(out_path, "w") as err:
         t0 = time.monotonic()
@@ -319,6 +384,9 @@ def run_fleet(server, sampler, tmpdir, tag, args, timeout_s):
                 sampler.take()
                 raise ScenarioError("server died during the run (%s): %s" % (
                     describe_exit(server.proc.returncode), " | ".join(tail(server.log_path, 2))))
+            if via and via.died():
+                sampler.take()
+                raise ScenarioError("%s died during the run (%s)" % (via.name, describe_exit(via.proc.returncode)))
             if time.monotonic() > deadline:
                 raise ScenarioError("fleet still running after %d s; killed" % timeout_s)
             time.sleep(0.1)
@@ -394,23 +462,39 @@ def anomalies(final, expect_streams=True):
     return out
 
 
-def measure(tag, args, timeout_s, tmpdir, expect_streams=True, server_args=()):
-    """One fleet run against a fresh server: the final summary and CPU/RSS
-    of both processes over the measured window (from the first progress
-    summary with every device connected to the final one)."""
-    res = {"tag": tag, "fleet_args": args, "server_args": list(server_args)}
-    server = Server(tmpdir, tag, server_args)
-    sampler = None
+def measure(tag, args, timeout_s, tmpdir, expect_streams=True, server_args=(), store="memory", proxy=None,
+            service=None):
+    """One fleet run against a fresh server (with --store `store`): the
+    final summary and CPU/RSS of both processes over the measured window
+    (from the first progress summary with every device connected to the
+    final one). With proxy (a function (server port, tag) -> a service such
+    as bench_services.Nginx, not started), the fleet connects through that
+    service, started after the server and stopped before it, and its
+    processes' CPU/RSS are sampled too ("service", summed over its
+    processes). With service (a running one, such as the store's
+    redis-server: .name, .pids()), its CPU/RSS are sampled the same way."""
+    res = {"tag": tag, "fleet_args": args, "server_args": list(server_args), "store": store}
+    server = Server(tmpdir, tag, server_args, store)
+    sampler = via = None
     try:
         server.start()
-        sampler = Sampler(server.proc.pid)
+        if proxy:
+            via = proxy(server.port, tag)
+            try:
+                via.start()
+            except ServiceError as e:
+                raise ScenarioError(str(e))
+        sampled = via or service
+        if sampled:
+            res["service_name"] = sampled.name
+        sampler = Sampler(server.proc.pid, sampled.pids if sampled else None)
         sampler.start()
         time.sleep(1.0)  # settle: the "before" RSS
         before = sampler.take()[1]
         if before is None:
             raise ScenarioError("server gone before the fleet started")
         res["server_rss_before_kb"] = before[1]
-        summaries, t0, other, fleet_err = run_fleet(server, sampler, tmpdir, tag, args, timeout_s)
+        summaries, t0, other, fleet_err = run_fleet(server, sampler, tmpdir, tag, args, timeout_s, via)
         res["other_stdout_lines"] = len(other)
         res["max_connected"] = max(int(s.get("connected") or 0) for t, s in summaries)
         final = [s for t, s in summaries if s.get("final")][-1]
@@ -436,6 +520,11 @@ def measure(tag, args, timeout_s, tmpdir, expect_streams=True, server_args=()):
         res["server"] = sampler.window(t_start, t_end, 1)
         res["fleet"] = sampler.window(t_start, t_end, 2)
         res["box_cpu_pct"] = sampler.box_window(t_start, t_end)
+        if sampled:
+            res["service"] = sampler.window(t_start, t_end, 4)
+            if res["service"] and res["service"].get("processes_changed"):
+                res.setdefault("notes", []).append(
+                    "%s's processes changed during the window: its CPU is a lower bound" % sampled.name)
         with_fleet = sampler.at(t_last_all, 1)
         if with_fleet and n:
             res["server_rss_with_fleet_kb"] = with_fleet[1][1]
@@ -480,6 +569,17 @@ def measure(tag, args, timeout_s, tmpdir, expect_streams=True, server_args=()):
     finally:
         if sampler:
             sampler.stop()
+        if via:
+            rc = via.stop()
+            lines, kinds = via.problems()
+            res["service_log"] = {"error_lines": len(lines), "first": lines[:3], "kinds": kinds}
+            if lines:
+                res.setdefault("notes", []).append("%s logged %d error lines: %s" % (
+                    via.name, len(lines), ", ".join("%d × %s" % (v, k) for k, v in
+                                                    sorted(kinds.items(), key=lambda kv: -kv[1])[:3])))
+            if rc not in (0, None) and res.get("status") == "ok":
+                res["status"] = "error"
+                res["error"] = "%s did not stop cleanly (%s)" % (via.name, describe_exit(rc))
         if server.proc:
             bad, logs = server.stop()
             res["server_log"] = logs
@@ -540,11 +640,18 @@ def scenario_single(cfg, tmpdir):
     return r
 
 
+def load_mix(cfg, prefix):
+    """The fleet args of the 1,000-connected mix, and the run's time limit:
+    Play twice a minute for 3 s (~10 % playing), Mode twice a minute."""
+    n, dur = cfg["load_n"], cfg["load_s"]
+    return (["--fleet", str(n), "--id-prefix", prefix, "--play-rate", "2", "--play-seconds", "3",
+             "--mode-rate", "2", "--duration", str(dur)], dur + n / 1000.0 + 60)
+
+
 def scenario_load(cfg, tmpdir):
     n, dur = cfg["load_n"], cfg["load_s"]
-    r = measure("load", ["--fleet", str(n), "--id-prefix", "load", "--play-rate", "2",
-                         "--play-seconds", "3", "--duration", str(dur)],
-                dur + n / 1000.0 + 60, tmpdir, expect_streams=False)
+    args, timeout_s = load_mix(cfg, "load")
+    r = measure("load", args, timeout_s, tmpdir, expect_streams=False)
     r["name"] = "%s connected, ~10 %% playing, %d s" % (format(n, ","), dur)
     if r["status"] == "ok":
         f = r["final"]
@@ -592,14 +699,18 @@ def scenario_idle(cfg, tmpdir):
     return r
 
 
-def streaming_step(n, cfg, tmpdir, server_args=(), tag=""):
-    secs = cfg["stream_s"]
-    path = script_file(tmpdir, "stream-%d.script" % n, streaming_script(secs))
+def streaming_step(n, cfg, tmpdir, server_args=(), tag="", secs=None, proxy=None):
+    """N devices streaming the 80 s sound for secs (cfg["stream_s"]) s at
+    once, against a fresh server (or through proxy, see measure); "good"
+    when nothing went wrong."""
+    secs = secs or cfg["stream_s"]
+    path = script_file(tmpdir, "stream-%d-%ds.script" % (n, secs), streaming_script(secs))
     ramp = 1000
     r = measure("stream-%d%s" % (n, tag), ["--fleet", str(n), "--id-prefix", "s%d" % n, "--script", path,
                                            "--ramp", str(ramp), "--duration", str(secs + 60)],
-                secs + n / float(ramp) + 120, tmpdir, server_args=server_args)
+                secs + n / float(ramp) + 120, tmpdir, server_args=server_args, proxy=proxy)
     r["n"] = n
+    r["stream_s"] = secs
     if r["status"] == "ok":
         f = r["final"]
         bad = []
@@ -624,37 +735,235 @@ def streaming_step(n, cfg, tmpdir, server_args=(), tag=""):
     return r
 
 
-def cpu_ms_per_stream_s(step):
-    """The server's CPU per second of audio per stream, in ms."""
-    s = step.get("server")
-    if step.get("status") != "ok" or not s or not step.get("n"):
+def cpu_ms_per_stream_s(step, who=("server",)):
+    """CPU per second of audio per stream, in ms: the server's, or the sum
+    over who (e.g. ("server", "service"): the server and nginx)."""
+    if step.get("status") != "ok" or not step.get("n"):
         return None
-    return s["cpu_pct"] * 10.0 / step["n"]
+    ws = [step.get(k) for k in who]
+    if not all(ws):
+        return None
+    return sum(w["cpu_pct"] for w in ws) * 10.0 / step["n"]
 
 
-def scenario_workers(cfg, tmpdir):
+def fmt_opt(v):
+    return fmt_ms(v) if v is not None else "?"
+
+
+def fmt_per(v):
+    return "%.3f" % v if v is not None else "?"
+
+
+def ratio(a, b, fmt="%.2f×"):
+    """b / a as text, or None when either is missing or a is 0."""
+    if a is None or b is None or not a:
+        return None
+    return fmt % (float(b) / a)
+
+
+def p99_of(final, key):
+    d = lat((final or {}).get(key))
+    return d["p99"] if d else None
+
+
+def scenario_workers(cfg, tmpdir, share_s, deadline):
     """The same streaming fleet against --workers 1 and --workers 2, one
-    right after the other, so the ratio is measured side by side."""
+    right after the other, so the ratio is measured side by side; then the
+    largest N with zero late packets for --workers 2, searched like the
+    streaming scenario (the 2-worker run just made is its first step)."""
     n = cfg["workers_n"]
     runs = [streaming_step(n, cfg, tmpdir, ["--workers", str(k)], "-w%d" % k) for k in (1, 2)]
     r = {"name": "%s streaming, 1 vs 2 workers, %d s each" % (format(n, ","), cfg["stream_s"]),
-         "status": "ok", "rows": [], "workers_runs": runs}
+         "tag": "workers", "status": "ok", "rows": [], "anomalies": [], "workers_runs": runs}
     for k, st in zip((1, 2), runs):
         if st["status"] != "ok":
             r["rows"].append(("%d worker%s" % (k, "s" if k > 1 else ""), "ERROR " + st["error"], ""))
+            r["anomalies"].append("the %d-worker run could not be measured: %s" % (k, st["error"]))
             continue
-        f, s, fl = st["final"], st.get("server") or {}, st.get("fleet") or {}
+        s, fl = st.get("server") or {}, st.get("fleet") or {}
         per = cpu_ms_per_stream_s(st)
         r["rows"].append(("%d worker%s" % (k, "s" if k > 1 else ""),
                           "server CPU %s %% (%s ms per stream-second), fleet CPU %s %%, box %s; "
-                          "%s late packets, %s; pacing lag %s" % (
-                              s.get("cpu_pct"), "%.3f" % per if per is not None else "?", fl.get("cpu_pct"),
-                              box_text(st), f.get("late_packets"), "good" if st["good"] else "; ".join(st["why"]),
+                          "%s; pacing lag %s" % (
+                              s.get("cpu_pct"), fmt_per(per), fl.get("cpu_pct"), box_text(st),
+                              "0 late packets, good" if st["good"] else "; ".join(st["why"]),
                               fmt_lat(lag_of(st), ("p50", "p99", "max")) if lag_of(st) else "?"), ""))
     a, b = (cpu_ms_per_stream_s(st) for st in runs)
     if a and b:
         r["rows"].append(("ratio, 2 workers / 1 worker", "%.2f× the server CPU per stream-second" % (b / a),
                           "same fleet, same minute; fleet and server share this box"))
+    print("  workers: largest N for --workers 2 ...", file=sys.stderr, flush=True)
+    seed = [runs[1]] if runs[1]["status"] == "ok" else []
+    search = streaming_search(cfg, tmpdir, share_s, deadline, ["--workers", "2"], "-w2", seed)
+    rows, extra = search_rows(search, cfg, "2 workers: ")
+    r["rows"] += rows
+    r["anomalies"] += extra
+    r["steps"], r["stream_s"], r["budget_note"] = search["steps"], cfg["stream_s"], search["note"]
+    r["search_title"] = "Streaming search with --workers 2"
+    r["last_good_n"] = search["good"]["n"] if search["good"] else None
+    r["search_grain"] = cfg["stream_grain"]
+    return r
+
+
+def store_figures(lines):
+    """The server's store lines of one run, combined: changes and batches
+    summed, max and queue max the largest; p50 and p99 cannot be combined,
+    so they are kept per line."""
+    if not lines:
+        return None
+    return {"lines": len(lines), "store": lines[0]["store"],
+            "changes": sum(l["changes"] for l in lines), "batches": sum(l["batches"] for l in lines),
+            "p50": [l["p50"] for l in lines], "p99": [l["p99"] for l in lines],
+            "max": max(l["max"] for l in lines), "queue_max": max(l["queue_max"] for l in lines),
+            "over_s": max(l["over_s"] for l in lines)}
+
+
+def fmt_store(sf):
+    if not sf:
+        return "no store line in the server log (no change written?)"
+    per = lambda xs: "/".join(fmt_ms(x) for x in xs)
+    return ("%d changes written in %d batches; change handed → written p50 %s, p99 %s, max %s ms; "
+            "queue max %d%s" % (
+                sf["changes"], sf["batches"], per(sf["p50"]), per(sf["p99"]), fmt_ms(sf["max"]), sf["queue_max"],
+                "" if sf["lines"] == 1 else " (%d log lines, p50 and p99 per line)" % sf["lines"]))
+
+
+def sub_notes(label, run):
+    """A sub-run's notes and server warn/error lines, labelled."""
+    out = ["%s: %s" % (label, a) for a in run.get("notes") or []]
+    logs = run.get("server_log")
+    if logs and logs["log_warn_error"]:
+        out.append("%s: server logged %d warn/error lines, first: %s" % (
+            label, logs["log_warn_error"], logs["log_problems"][0]))
+    return out
+
+
+def scenario_store(cfg, tmpdir, done):
+    """The 1,000-connected mix of the load scenario against a server with
+    --store sqlite:FILE and then with --store redis://... (a private
+    redis-server), beside the load scenario's memory-store figures when
+    that ran in this run (done["load"])."""
+    n, dur = cfg["load_n"], cfg["load_s"]
+    r = {"name": "%s connected mix, sqlite and redis stores, %d s each" % (format(n, ","), dur),
+         "tag": "store", "status": "ok", "rows": [], "anomalies": [], "notes": [], "store_runs": {}}
+    mem = done.get("load")
+    mem = mem if mem and mem.get("status") == "ok" else None
+    mf = mem["final"] if mem else None
+    keys = (("press → first packet", "press_to_first_packet_ms"), ("event → ack", "ack_ms"))
+    if mem:
+        r["rows"].append(("memory (the load scenario above)", "; ".join(
+            "%s p99 %s ms" % (label, fmt_opt(p99_of(mf, key))) for label, key in keys) +
+            "; server CPU %s %%" % (mem.get("server") or {}).get("cpu_pct"), "same mix, same run, --store memory"))
+    db = os.path.join(tmpdir, "bench-store.db")
+    redis = RedisServer(os.path.join(tmpdir, "redis"))
+    try:
+        for engine in ("sqlite", "redis"):
+            try:
+                if engine == "sqlite":
+                    url, service = "sqlite:" + db, None
+                else:
+                    url, service = redis.start().url, redis
+            except ServiceError as e:
+                r["rows"].append((engine, "ERROR " + str(e), ""))
+                r["anomalies"].append("%s: %s" % (engine, e))
+                continue
+            print("  store %s ..." % url, file=sys.stderr, flush=True)
+            args, timeout_s = load_mix(cfg, "store-" + engine)
+            run = measure("store-" + engine, args, timeout_s, tmpdir, expect_streams=False, store=url,
+                          service=service)
+            if service and service.died() and run["status"] == "ok":
+                run["status"], run["error"] = "error", "redis-server died during the run (%s)" % describe_exit(
+                    service.proc.returncode)
+            r["store_runs"][engine] = run
+            if run["status"] != "ok":
+                r["rows"].append((engine, "ERROR " + run["error"], ""))
+                r["anomalies"].append("%s run could not be measured: %s" % (engine, run["error"]))
+                continue
+            sf = store_figures((run.get("server_log") or {}).get("store_lines"))
+            run["store_figures"] = sf
+            if not sf:
+                r["anomalies"].append("%s: the server logged no store line" % engine)
+            f = run["final"]
+            r["rows"].append(("%s: store writes" % engine, fmt_store(sf),
+                              "handed → written excludes the 50 ms write-behind window"))
+            lat_text = []
+            for label, key in keys:
+                v, base = p99_of(f, key), p99_of(mf, key)
+                lat_text.append("%s p99 %s ms%s" % (
+                    label, fmt_opt(v),
+                    " (%s the memory store's)" % ratio(base, v) if ratio(base, v) else ""))
+            s, svc = run.get("server") or {}, run.get("service")
+            r["rows"].append(("%s: fleet latencies, CPU" % engine, "; ".join(lat_text) + "; server CPU %s %%%s%s; "
+                              "%s late packets" % (
+                                  s.get("cpu_pct"), " (%s the memory store's)" % ratio(
+                                      (mem.get("server") or {}).get("cpu_pct"), s.get("cpu_pct")) if mem else "",
+                                  ", redis-server CPU %s %%" % svc["cpu_pct"] if svc else "",
+                                  f.get("late_packets")),
+                              "ratio to the load scenario of this run" if mem
+                              else "(the load scenario did not run: no ratio to the memory store)"))
+            r["anomalies"] += ["%s: %s" % (engine, a) for a in run.get("anomalies") or []]
+            r["notes"] += sub_notes(engine, run)
+    finally:
+        redis.stop()
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            if os.path.exists(db + suffix):
+                os.remove(db + suffix)
+    return r
+
+
+def fmt_run_row(st, who):
+    """The figures of one streaming run of the nginx scenario."""
+    if st["status"] != "ok":
+        return "ERROR " + st["error"]
+    f, s, fl, svc = st["final"], st.get("server") or {}, st.get("fleet") or {}, st.get("service")
+    per = cpu_ms_per_stream_s(st)
+    parts = ["server CPU %s %%" % s.get("cpu_pct")]
+    if who == "nginx":
+        parts.append("nginx CPU %s %% (%s processes)" % (svc["cpu_pct"], svc.get("processes")) if svc
+                     else "nginx CPU not sampled")
+    parts.append("fleet CPU %s %%; box %s" % (fl.get("cpu_pct"), box_text(st)))
+    cpu = "ms CPU per stream-second: server %s" % fmt_per(per)
+    if who == "nginx":
+        cpu += ", server+nginx %s" % fmt_per(cpu_ms_per_stream_s(st, ("server", "service")))
+    return "%s; %s; %s late packets; press → first packet %s; Stop → is_end %s; %s" % (
+        ", ".join(parts), cpu, f.get("late_packets"),
+        fmt_lat(lat(f.get("press_to_first_packet_ms")), ("p50", "p99", "max")),
+        fmt_lat(lat(f.get("stop_to_end_ms")), ("p50", "p99", "max")),
+        "good" if st["good"] else "**" + "; ".join(st["why"]) + "**")
+
+
+def scenario_nginx(cfg, tmpdir):
+    """The same streaming fleet against the server directly and through
+    nginx (deploy/nginx/opal.conf, addresses changed), back to back."""
+    n, secs = cfg["nginx_n"], cfg["nginx_s"]
+
+    def proxy(port, tag):
+        return Nginx(os.path.join(tmpdir, "nginx-%d" % n), port)
+    print("  nginx: N=%d direct ..." % n, file=sys.stderr, flush=True)
+    direct = streaming_step(n, cfg, tmpdir, (), "-direct", secs)
+    print("  nginx: N=%d via nginx ..." % n, file=sys.stderr, flush=True)
+    via = streaming_step(n, cfg, tmpdir, (), "-nginx", secs, proxy)
+    r = {"name": "%s streaming, direct vs through nginx, %d s each" % (format(n, ","), secs),
+         "tag": "nginx", "status": "ok", "rows": [], "anomalies": [], "notes": [],
+         "nginx_runs": {"direct": direct, "via nginx": via}}
+    for label, who, st in (("direct", "direct", direct), ("via nginx", "nginx", via)):
+        r["rows"].append((label, fmt_run_row(st, who), "" if who == "direct" else
+                          "nginx holds 4 connections per device (%s): the device's and one per call" % format(4 * n, ",")))
+        if st["status"] != "ok":
+            r["anomalies"].append("%s run could not be measured: %s" % (label, st["error"]))
+        elif not st["good"]:
+            r["anomalies"].append("%s: %s" % (label, "; ".join(st["why"])))
+        r["notes"] += sub_notes(label, st)
+    a, b = cpu_ms_per_stream_s(direct), cpu_ms_per_stream_s(via, ("server", "service"))
+    figs = []
+    if ratio(a, b):
+        figs.append("(server+nginx) / server direct: %s the CPU per stream-second" % ratio(a, b))
+    for label, key in (("press → first packet", "press_to_first_packet_ms"), ("Stop → is_end", "stop_to_end_ms")):
+        x = ratio(p99_of(direct.get("final"), key), p99_of(via.get("final"), key))
+        if x:
+            figs.append("%s p99 %s" % (label, x))
+    r["rows"].append(("ratio, via nginx / direct", "; ".join(figs) or "-",
+                      "same fleet, back to back; server, nginx and fleet share this box"))
     return r
 
 
@@ -696,35 +1005,63 @@ def limiter(step):
     return "; ".join(parts)
 
 
-def scenario_streaming(cfg, tmpdir, t_begin, budget):
-    """Raises N until a step fails; if the first step fails, walks down
-    instead; then, while the time budget allows, bisects between the last
-    good and the first failing N (down to cfg["stream_grain"])."""
-    steps = []
+def streaming_search(cfg, tmpdir, share_s, deadline, server_args=(), tag="", seed=()):
+    """The largest N streaming with no late packets or errors. Raises N
+    through cfg["stream_steps"] until a step fails; if the first step fails,
+    walks down cfg["stream_down"] instead; then, while time allows, bisects
+    between the last good and the first failing N (down to
+    cfg["stream_grain"], at most cfg["stream_refine"] steps). Seed steps
+    (already measured, with the same server_args) count as steps of the
+    search. A step is not started when it would end past share_s seconds
+    from the search's start or past `deadline` (time.monotonic()); the first
+    step of a search without seed steps always runs."""
+    t_begin = time.monotonic()
+    steps = list(seed)
     state = {"good": None, "bad": None, "note": None}
+
+    def note(st):
+        if st["good"]:
+            if not state["good"] or st["n"] > state["good"]["n"]:
+                state["good"] = st
+        elif not state["bad"] or st["n"] < state["bad"]["n"]:
+            state["bad"] = st
+
+    for st in steps:
+        note(st)
 
     def run(n):
         estimate = cfg["stream_s"] + n / 1000.0 + 20
-        if steps and time.monotonic() - t_begin + estimate > budget:
-            state["note"] = "time budget reached before N=%d" % n
+        now = time.monotonic()
+        if steps and now - t_begin + estimate > share_s:
+            state["note"] = "time budget of the search (%d s) reached before N=%d" % (share_s, n)
             return None
-        print("  streaming N=%d ..." % n, file=sys.stderr, flush=True)
-        st = streaming_step(n, cfg, tmpdir)
+        if steps and now + estimate > deadline:
+            state["note"] = "time budget of the whole run reached before N=%d" % n
+            return None
+        print("  streaming%s N=%d ..." % (" " + " ".join(server_args) if server_args else "", n),
+              file=sys.stderr, flush=True)
+        st = streaming_step(n, cfg, tmpdir, server_args, tag)
         steps.append(st)
+        note(st)
         print("    %s" % ("good" if st["good"] else "limit: " + limiter(st)), file=sys.stderr, flush=True)
-        if st["good"]:
-            if not state["good"] or n > state["good"]["n"]:
-                state["good"] = st
-        elif not state["bad"] or n < state["bad"]["n"]:
-            state["bad"] = st
         return st
 
-    for n in cfg["stream_steps"]:
-        st = run(n)
-        if st is None or not st["good"]:
-            break
+    def measured(n):
+        return any(st["n"] == n for st in steps)
+
+    if not (state["bad"] and not state["good"]):
+        for n in cfg["stream_steps"]:
+            if measured(n) or (state["good"] and n <= state["good"]["n"]):
+                continue
+            if state["bad"] and n >= state["bad"]["n"]:
+                break
+            st = run(n)
+            if st is None or not st["good"]:
+                break
     if state["good"] is None and state["bad"] is not None:
         for n in cfg["stream_down"]:
+            if measured(n) or n >= state["bad"]["n"]:
+                continue
             st = run(n)
             if st is None or st["good"]:
                 break
@@ -733,31 +1070,45 @@ def scenario_streaming(cfg, tmpdir, t_begin, budget):
            and state["bad"]["n"] - state["good"]["n"] > cfg["stream_grain"]):
         refine -= 1
         n = int(round((state["good"]["n"] + state["bad"]["n"]) / 100.0)) * 50
-        if run(n) is None:
+        if measured(n) or run(n) is None:
             break
-    good, failed, note = state["good"], state["bad"], state["note"]
-    r = {"name": "N streaming at once (%d s, mode 2)" % cfg["stream_s"], "tag": "streaming",
-         "stream_s": cfg["stream_s"],
-         "steps": steps, "status": "ok", "anomalies": [], "budget_note": note}
-    r["last_good_n"] = good["n"] if good else None
-    r["limit"] = limiter(failed) if failed else None
-    for st in steps:
-        if st["status"] != "ok":
-            r["anomalies"].append("step N=%d could not be measured: %s" % (st["n"], st["error"]))
+    return {"steps": steps, "good": state["good"], "bad": state["bad"], "note": state["note"]}
+
+
+def search_rows(search, cfg, prefix=""):
+    """The rows of a streaming search, and the anomalies (steps that could
+    not be measured)."""
+    good, failed, note, steps = search["good"], search["bad"], search["note"], search["steps"]
+    extra = ["step N=%d could not be measured: %s" % (st["n"], st["error"]) for st in steps if st["status"] != "ok"]
     last = good["n"] if good else 0
-    r["rows"] = [
-        ("largest N, zero late packets", ("%s" % format(last, ",")) if good else "none of %s" % [s["n"] for s in steps],
+    rows = [
+        (prefix + "largest N, zero late packets",
+         ("%s" % format(last, ",")) if good else "none of %s" % [s["n"] for s in steps],
          check(last if steps else None, last >= 2000, "2,000 streaming with zero late packets")
          if max(cfg["stream_steps"]) >= 2000 else "(quick: N stops at %d; target is 2,000)" % max(cfg["stream_steps"])),
-        ("latencies at the largest good N", (
+        (prefix + "latencies at the largest good N", (
             "press → first packet %s; Stop → is_end %s; event → ack %s; server pacing lag %s" % tuple(
                 fmt_lat(x, ("p50", "p99", "max")) for x in (
                     lat(good["final"].get("press_to_first_packet_ms")), lat(good["final"].get("stop_to_end_ms")),
                     lat(good["final"].get("ack_ms")), lag_of(good)))) if good else "-",
          "(for reference: the p99 < 10 ms targets are for the 1,000-connected mix)" if good else ""),
-        ("what limited the first failing N", ("N=%d: %s" % (failed["n"], r["limit"])) if failed
+        (prefix + "what limited the first failing N", ("N=%d: %s" % (failed["n"], limiter(failed))) if failed
          else "no step failed (%s)" % (note or "sequence exhausted"), ""),
     ]
+    return rows, extra
+
+
+def scenario_streaming(cfg, tmpdir, share_s, deadline):
+    """The largest N streaming at once with one worker (the default)."""
+    search = streaming_search(cfg, tmpdir, share_s, deadline)
+    good, failed = search["good"], search["bad"]
+    r = {"name": "N streaming at once (%d s, mode 2)" % cfg["stream_s"], "tag": "streaming",
+         "stream_s": cfg["stream_s"], "steps": search["steps"], "status": "ok",
+         "budget_note": search["note"], "search_title": "Streaming search"}
+    r["last_good_n"] = good["n"] if good else None
+    r["limit"] = limiter(failed) if failed else None
+    r["search_grain"] = cfg["stream_grain"]
+    r["rows"], r["anomalies"] = search_rows(search, cfg)
     if good:
         r["server"], r["fleet"], r["box_cpu_pct"] = good.get("server"), good.get("fleet"), good.get("box_cpu_pct")
     return r
@@ -785,11 +1136,12 @@ def lag_of(r):
 
 
 def other_cpu(r):
-    """CPU % that neither the server nor the fleet used over a window."""
+    """CPU % that neither the server nor the fleet (nor a service sampled
+    with them: nginx, redis-server) used over a window."""
     box = r.get("box_cpu_pct")
     if box is None:
         return None
-    return max(0.0, box - sum((r.get(k) or {}).get("cpu_pct", 0) for k in ("server", "fleet")))
+    return max(0.0, box - sum((r.get(k) or {}).get("cpu_pct", 0) for k in ("server", "fleet", "service")))
 
 
 def box_text(r):
@@ -842,8 +1194,9 @@ def render(results, quick, mach, started, total_s):
     for r in results:
         if r.get("steps"):
             out.append("")
-            out.append("Streaming search%s: every device selects mode 2 (the 80 s sound), plays %d s, stops; "
-                       "N is raised until a step has late packets or errors, then bisected while time allows." % (q, r["stream_s"]))
+            out.append("%s%s: every device selects mode 2 (the 80 s sound), plays %d s, stops; "
+                       "N is raised until a step has late packets or errors, then bisected while time allows." % (
+                           r.get("search_title", "Streaming search"), q, r["stream_s"]))
             out.append("")
             out.append("| N | result | streams started/ended | packets | late | errors | server pacing lag p50/p99/max | server CPU | fleet CPU | box CPU of %d00 %% | server RSS | fleet RSS |" % mach["nproc"])
             out.append("|---|---|---|---|---|---|---|---|---|---|---|---|")
@@ -885,28 +1238,52 @@ def raise_nofile():
     return resource.getrlimit(resource.RLIMIT_NOFILE)
 
 
+def compare_workers(results):
+    """The workers scenario's row of the largest N for 1 worker (the
+    streaming scenario of this run) beside the one for 2 workers."""
+    w = next((r for r in results if r.get("tag") == "workers" and r["status"] == "ok"), None)
+    one = next((r for r in results if r.get("tag") == "streaming" and r["status"] == "ok"), None)
+    if not w:
+        return
+    if not one:
+        w["rows"].append(("largest N, 1 worker vs 2 workers", "(the streaming scenario did not run: no 1-worker figure)", ""))
+        return
+    a, b = one.get("last_good_n"), w.get("last_good_n")
+    w["rows"].append(("largest N, 1 worker vs 2 workers", "1 worker %s (streaming scenario), 2 workers %s%s" % (
+        format(a, ",") if a else "none", format(b, ",") if b else "none",
+        "; ratio 2/1 %s" % ratio(a, b) if ratio(a, b) else ""),
+        "same run, searched one after the other, each to within %s" % format(w.get("search_grain") or 0, ",")))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--quick", action="store_true", help="smaller scenarios, about a minute")
+    ap.add_argument("--quick", action="store_true", help="smaller scenarios, about 3 minutes")
     ap.add_argument("--json", metavar="FILE", help="write the raw figures as JSON")
     ap.add_argument("--markdown", metavar="FILE", help="write the tables for docs/performance.md")
-    ap.add_argument("--only", metavar="LIST", help="comma-separated: single,load,idle,workers,streaming")
+    ap.add_argument("--only", metavar="LIST", help="comma-separated: " + ",".join(SCENARIOS))
     ap.add_argument("--stream-steps", metavar="N,N,...", help="streaming N sequence to try upwards")
     a = ap.parse_args()
 
     if a.quick:
         cfg = {"cycles": 20, "load_n": 200, "load_s": 10, "idle_n": 1000, "idle_s": 5, "workers_n": 200,
+               "nginx_n": 100, "nginx_s": 10,
                "stream_s": 10, "stream_steps": [200, 500], "stream_down": [100, 50],
                "stream_refine": 0, "stream_grain": 100}
-        budget = QUICK_BUDGET_S
+        budget, stream_share, workers_share = QUICK_BUDGET_S, QUICK_STREAM_SHARE_S, QUICK_WORKERS_SHARE_S
     else:
         cfg = {"cycles": 100, "load_n": 1000, "load_s": 30, "idle_n": 10000, "idle_s": 10, "workers_n": 1000,
+               "nginx_n": 300, "nginx_s": 30,
                "stream_s": 60, "stream_steps": [1000, 2000, 3000, 4000, 6000, 8000, 10000],
                "stream_down": [500, 250], "stream_refine": 2, "stream_grain": 250}
-        budget = FULL_BUDGET_S
+        budget, stream_share, workers_share = FULL_BUDGET_S, FULL_STREAM_SHARE_S, FULL_WORKERS_SHARE_S
     if a.stream_steps:
         cfg["stream_steps"] = [int(x) for x in a.stream_steps.split(",")]
-    only = set(a.only.split(",")) if a.only else {"single", "load", "idle", "workers", "streaming"}
+    only = set(a.only.split(",")) if a.only else set(SCENARIOS)
+    unknown = only - set(SCENARIOS)
+    if unknown:
+        print("bench: unknown scenario %s (known: %s)" % (", ".join(sorted(unknown)), ", ".join(SCENARIOS)),
+              file=sys.stderr)
+        return 2
 
     for b in (SERVER, DEVICE):
         if not os.access(b, os.X_OK):
@@ -918,7 +1295,7 @@ def main():
         print("bench: %s has no --fleet option" % DEVICE, file=sys.stderr)
         return 2
     soft, hard = raise_nofile()
-    need = max(cfg["idle_n"], max(cfg["stream_steps"])) + 200
+    need = max(cfg["idle_n"], max(cfg["stream_steps"]), 4 * cfg["nginx_n"]) + 200
     mach = machine()
     mach["nofile"] = soft
     started = time.strftime("%Y-%m-%d %H:%M %Z")
@@ -926,27 +1303,43 @@ def main():
     results = []
     tmpdir = tempfile.mkdtemp(prefix="opal-bench-")
     print("bench: %s; logs in %s; RLIMIT_NOFILE %d%s" % (
-        "quick" if a.quick else "full (9-11 minutes)", tmpdir, soft,
+        "quick" if a.quick else "full (15-17 minutes)", tmpdir, soft,
         " (< %d needed!)" % need if soft < need else ""), file=sys.stderr, flush=True)
+    deadline = t_begin + budget
+    done = {}
+    runners = {
+        "single": lambda: scenario_single(cfg, tmpdir),
+        "load": lambda: scenario_load(cfg, tmpdir),
+        "idle": lambda: scenario_idle(cfg, tmpdir),
+        "store": lambda: scenario_store(cfg, tmpdir, done),
+        "nginx": lambda: scenario_nginx(cfg, tmpdir),
+        "workers": lambda: scenario_workers(cfg, tmpdir, workers_share, deadline),
+        "streaming": lambda: scenario_streaming(cfg, tmpdir, stream_share, deadline),
+    }
     try:
-        for key, fn in (("single", scenario_single), ("load", scenario_load), ("idle", scenario_idle),
-                        ("workers", scenario_workers)):
-            if key in only:
-                print("  %s ..." % key, file=sys.stderr, flush=True)
-                r = fn(cfg, tmpdir)
-                print("    %s" % (r["status"] if r["status"] == "ok" else "ERROR: " + r["error"]),
-                      file=sys.stderr, flush=True)
-                results.append(r)
-        if "streaming" in only:
-            results.append(scenario_streaming(cfg, tmpdir, t_begin, budget))
+        for key in SCENARIOS:
+            if key not in only:
+                continue
+            print("  %s ..." % key, file=sys.stderr, flush=True)
+            r = runners[key]()
+            r.setdefault("tag", key)
+            print("    %s: %s" % (key, "ERROR: " + r["error"] if r["status"] != "ok" else
+                                  "ok, with anomalies" if r.get("anomalies") else "ok"), file=sys.stderr, flush=True)
+            results.append(r)
+            done[key] = r
+        compare_workers(results)
     except KeyboardInterrupt:
-        print("bench: interrupted", file=sys.stderr)
+        print("bench: interrupted; every process it started is stopped; logs in %s" % tmpdir, file=sys.stderr)
         return 130
     total = time.monotonic() - t_begin
     table = render(results, a.quick, mach, started, total)
     print(table)
     disturbed = [r["name"] for r in results if r.get("disturbed")] + [
-        "streaming N=%d" % st["n"] for r in results for st in r.get("steps") or [] if st.get("disturbed")]
+        "%s N=%d" % (r.get("tag", "streaming"), st["n"]) for r in results for st in r.get("steps") or []
+        if st.get("disturbed")] + [
+        "%s %s" % (r.get("tag"), k) for r in results for key in ("store_runs", "nginx_runs")
+        for k, st in (r.get(key) or {}).items() if st.get("disturbed")] + [
+        "workers %s" % st.get("tag") for r in results for st in r.get("workers_runs") or [] if st.get("disturbed")]
     if disturbed:
         print("bench: WARNING: other processes used the CPU during: %s; those figures are not "
               "the server's" % ", ".join(disturbed), file=sys.stderr)
