@@ -53,10 +53,20 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import unittest
 from concurrent.futures import ThreadPoolExecutor
+
+# The Python clients' gRPC (python3-grpcio 1.51) with a few hundred channels
+# in one process and its default poller (epoll1) now and then leaves a call's
+# message unsent for seconds (a press reaching the replica 2-9 s late, more
+# often after some channel in the process failed to connect); with "poll" it
+# does not. Only this process: the programs under test get their default.
+POLL_VAR = "GRPC_POLL_STRATEGY"
+OWN_POLL = POLL_VAR not in os.environ
+os.environ.setdefault(POLL_VAR, "poll")
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TESTS = os.path.dirname(HERE)
@@ -70,7 +80,7 @@ import grpc  # noqa: E402
 from nginx_proxy import NGINX, NginxServer  # noqa: E402
 from opal_client import MODE, PLAY, STOP, OpalClient, describe_pattern, pattern_state  # noqa: E402
 from test_interop import SLOW, ServerProcess  # noqa: E402
-from test_loopback import Device  # noqa: E402
+from test_loopback import DEVICE, DEVICE_WRAPPER, Device  # noqa: E402
 from test_store import AFTER_LAST_CHANGE, NMODES, StoreTestCase, clean_env  # noqa: E402
 from test_store_redis import REDIS_SERVER, RedisServer, redis_call  # noqa: E402
 from test_workers import device_re  # noqa: E402
@@ -87,6 +97,10 @@ HANDOVER_LIMIT = 1.0   # s from the new connection to the old calls' end
 CHANGE_BEFORE_MOVE = 0.05  # s: a change this recent must travel with the device
 GRACE = 0.1            # s of audio/SETs still in flight on the old connection
 
+# Why nginx may split a device, or keep it off a replica that is back.
+NGINX_RETRY_NOTE = ("opal.conf's max_fails=1 fail_timeout=10s: after fail_timeout nginx lets one call try the "
+                    "replica again and counts it a success only when it ends, which a device's call does not, "
+                    "so meanwhile the others still skip it")
 LOG_TIME = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3})Z ")
 OWNER_LINE = re.compile(r"(?<![\w-])(connect|disconnect|takeover|handover) device=(\S+)")
 CONNECT_LINE = re.compile(r"(?<![\w-])connect device=(\S+) peer=\S+ mode=(\d+)")
@@ -95,6 +109,15 @@ DEVICE_FIELD = re.compile(r"(?<![\w-])device=(\S+)")
 HANDOVER_LINE = re.compile(r"(?<![\w-])handover device=(\S+) to replica=(\S+) mode=(\d+)")
 REPLICA_LINE = re.compile(r"(?<![\w-])replica name=(\S+)")
 ENDS = ("status", "event", "audio")
+
+
+def child_env(**kw):
+    """The environment for the programs under test: clean_env(**kw), less
+    the poller this process chose for itself."""
+    env = clean_env(**kw)
+    if OWN_POLL:
+        env.pop(POLL_VAR, None)
+    return env
 
 
 def log_time(line):
@@ -194,8 +217,23 @@ class Replica(ServerProcess):
 
 
 class ScriptDevice(Device):
-    """tests/loopback's Device (an opal-device --script process), each
-    event stamped with its arrival time (time.monotonic()) as `_t`."""
+    """tests/loopback's Device (an opal-device --script process, started
+    here with child_env()), each event stamped with its arrival time
+    (time.monotonic()) as `_t`."""
+
+    def __init__(self, port, device_id, script):
+        self.device_id = device_id
+        self.script = tempfile.NamedTemporaryFile("w", suffix=".script", delete=False)
+        self.script.write(script)
+        self.script.close()
+        self.events = []
+        self.proc = subprocess.Popen(
+            DEVICE_WRAPPER + [DEVICE, "--script", self.script.name, "--server", "127.0.0.1:%d" % port,
+                              "--device-id", device_id, "--audio-out", "null", "--log-level", "warn"],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=child_env())
+        self._cond = threading.Condition()
+        self.reader = threading.Thread(target=self._drain, daemon=True)
+        self.reader.start()
 
     def _drain(self):
         for line in self.proc.stdout:
@@ -257,7 +295,7 @@ class ClusterTestCase(StoreTestCase):
     def start_replicas(self, n=REPLICAS, names=None, ports=None):
         """n replicas started at once (threads), in a list."""
         reps = [Replica(self.store, port=(ports or [0] * n)[i], name=(names or [None] * n)[i],
-                        env=clean_env(HOME=self.home)) for i in range(n)]
+                        env=child_env(HOME=self.home)) for i in range(n)]
         for r in reps:
             self.addCleanup(r.kill)
         errors = []
@@ -440,6 +478,15 @@ class ClusterTestCase(StoreTestCase):
         with ThreadPoolExecutor(workers) as pool:
             return [e for e in pool.map(wrap, range(len(items)), items) if e]
 
+    def explain(self, errors, n=3):
+        """errors (texts starting "ID: ...") with what the replicas logged
+        about the first n of those devices."""
+        out = ["  " + e for e in errors[:10]]
+        for e in errors[:n]:
+            did = e.split(":", 1)[0]
+            out.append("%s on the replicas:\n%s" % (did, self.lines_everywhere(did) or "  (nothing)"))
+        return "\n".join(out)
+
     def hash(self, did):
         flat = redis_call(self.redis.port, "HGETALL", "opal:device:{%s}" % did)
         return dict(zip(flat[::2], flat[1::2]))
@@ -482,8 +529,7 @@ class ProxyTests(ClusterTestCase):
             self.assertTrue(all(a for _, a in c.acks), "%s: acks %r" % (c.device_id, c.acks))
             self.assertFalse(c.ended, "%s: calls ended: %r" % (c.device_id, c.ended))
         errors = self.run_all(run, clients, workers=8)
-        self.assertEqual(errors, [], "%d devices failed:\n  %s\n%s"
-                         % (len(errors), "\n  ".join(errors[:10]), self.logs_tail()))
+        self.assertEqual(errors, [], "%d devices failed:\n%s" % (len(errors), self.explain(errors)))
         bad = self.placement_problems(reps, ids)
         self.assertEqual(bad, [], "devices not one connection on one replica:\n  %s" % "\n  ".join(bad[:10]))
         spread = self.spread(reps, ids)
@@ -701,7 +747,7 @@ class HandoverTests(ClusterTestCase):
             modes.setdefault(v, set()).add(m)
         mixed = {v: ms for v, ms in modes.items() if len(ms) > 1}
         self.assertEqual(mixed, {}, "one version with several modes in Redis")
-        self.assertEqual(max(versions), version)
+        self.assertLessEqual(max(versions), version, "Redis had a version beyond the last change's")
         self.assertEqual(self.double_owners([did]), [])
 
 
@@ -875,7 +921,7 @@ class KillTests(ClusterTestCase):
         if split:
             problems.append("%s: its new connection's calls split between the restarted replica and replica %s "
                             "(nginx let one call through to the returning replica, the others went on to the "
-                            "next one):\n%s" % (probe, split, self.lines_everywhere(probe, 3)))
+                            "next one: %s):\n%s" % (probe, split, NGINX_RETRY_NOTE, self.lines_everywhere(probe, 3)))
         # The others: a change and Play where they are, then a new connection.
         for did in others:
             self.press_ok(cur[did], STOP)   # its sound may have ended by itself meanwhile
@@ -899,7 +945,8 @@ class KillTests(ClusterTestCase):
             if (pattern_state(s[0].leds) or (None, None))[1] != modes[did]:
                 problems.append("%s: first SET %s, expected mode %d" % (did, describe_pattern(s[0].leds), modes[did]))
             if not back.connects(did):
-                problems.append("%s: not on the restarted replica:\n%s" % (did, self.lines_everywhere(did)))
+                problems.append("%s: nginx did not send it to the restarted replica (%s):\n%s"
+                                % (did, NGINX_RETRY_NOTE, self.lines_everywhere(did)))
             limit = started[did] + HANDOVER_LIMIT * SLOW
             ends = old[did].wait_ended(ENDS, max(0.0, limit - time.monotonic()))
             if not all(ends.values()) or max(e.t for e in ends.values()) > limit:
@@ -961,8 +1008,7 @@ class ScaleTests(ClusterTestCase):
         t0 = time.monotonic()
         errors = self.run_all(run, clients)
         print("their modes set in %.1f s" % (time.monotonic() - t0))
-        self.assertEqual(errors, [], "%d devices failed:\n  %s\n%s"
-                         % (len(errors), "\n  ".join(errors[:10]), self.logs_tail()))
+        self.assertEqual(errors, [], "%d devices failed:\n%s" % (len(errors), self.explain(errors)))
         for did, d in sdevs.items():
             try:
                 d.wait_event("stream_end", 1, 30 * SLOW)
@@ -1022,7 +1068,7 @@ class FleetTests(ClusterTestCase):
         print("fleet: %s" % " ".join(cmd[1:]))
         t0 = time.monotonic()
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                text=True)
+                                text=True, env=child_env())
         self.addCleanup(lambda: proc.poll() is None and (proc.kill(), proc.wait()))
         try:
             out, err = proc.communicate(timeout=120)
