@@ -129,6 +129,11 @@ def log_time(line):
     return t.replace(tzinfo=datetime.timezone.utc).timestamp()
 
 
+def hms(t):
+    """Epoch seconds as the logs' UTC time of day."""
+    return datetime.datetime.fromtimestamp(t, datetime.timezone.utc).strftime("%H:%M:%S.%f")[:-3]
+
+
 def leds_state(leds):
     """opal-device's `leds` event (six RRGGBBAA strings) as pattern_state
     reads it: (state, mode) of led_1..led_5, lit = alpha non-zero."""
@@ -402,7 +407,8 @@ class ClusterTestCase(StoreTestCase):
     def double_owners(self, ids, reps=None):
         """Every moment some device was connected on two replicas at once
         (processes, so a restarted replica counts apart from its first life),
-        reconstructed from their logs. A list of texts."""
+        reconstructed from their logs (a span still open ends now, or at the
+        replica's death). A list of texts."""
         reps = self.all_replicas if reps is None else reps
         bad = []
         for did in ids:
@@ -411,10 +417,9 @@ class ClusterTestCase(StoreTestCase):
                 for y in range(x + 1, len(spans)):
                     (i, a1, b1), (j, a2, b2) = spans[x], spans[y]
                     if i != j and a1 < b2 and a2 < b1:
-                        bad.append("%s: on replica %d (port %d) %.3f..%.3f and on replica %d (port %d) "
-                                   "%.3f..%.3f: %.0f ms at once"
-                                   % (did, i, reps[i].port, a1, b1, j, reps[j].port, a2, b2,
-                                      (min(b1, b2) - max(a1, a2)) * 1000))
+                        bad.append("%s: on replica %d (port %d) %s..%s and on replica %d (port %d) %s..%s: "
+                                   "%.0f ms at once" % (did, i, reps[i].port, hms(a1), hms(b1), j, reps[j].port,
+                                                        hms(a2), hms(b2), (min(b1, b2) - max(a1, a2)) * 1000))
         return bad
 
     def served_twice(self, old, new, grace=GRACE):
@@ -922,6 +927,15 @@ class KillTests(ClusterTestCase):
             problems.append("%s: its new connection's calls split between the restarted replica and replica %s "
                             "(nginx let one call through to the returning replica, the others went on to the "
                             "next one: %s):\n%s" % (probe, split, NGINX_RETRY_NOTE, self.lines_everywhere(probe, 3)))
+        # The probe's calls ending is what tells nginx the replica is back
+        # for good; then the probe connects once more, all of it there.
+        self.drop(cur[probe])
+        cur[probe] = self.dev(proxy.target, probe)
+        self.first_set(cur[probe], back)
+        time.sleep(0.2)
+        if not back.has(probe) or any(r.has(probe) for r in self.all_replicas if r is not back and r.alive()):
+            problems.append("%s: after its probing calls ended, not (only) on the restarted replica:\n%s"
+                            % (probe, self.lines_everywhere(probe, 4)))
         # The others: a change and Play where they are, then a new connection.
         for did in others:
             self.press_ok(cur[did], STOP)   # its sound may have ended by itself meanwhile
