@@ -27,7 +27,8 @@ What the tests show:
   KillTests         kill -9 of a replica mid-stream: its devices reconnect
                     through nginx to the others within 5 s with their modes
                     and play; after the replica restarts (same port, same
-                    name) no device is ever served by two replicas at once.
+                    name) and devices move back to it, no device is ever
+                    served by two replicas at once (needs the hand-over).
   ScaleTests        300 devices (Python clients and opal-device processes)
                     each on exactly one replica, modes kept.
   FleetTests        opal-device --fleet 1000 through nginx for 30 s: no error,
@@ -194,30 +195,35 @@ class Replica(ServerProcess):
                 out.setdefault(m.group(1), []).append(line)
         return out
 
-    def has(self, did):
-        """True while its log says `did` is connected here."""
-        spans = self.intervals(did, open_end=None)
-        return bool(spans) and spans[-1][1] is None
-
-    def intervals(self, did, open_end=0):
-        """When this replica had `did` connected, from its log: connect (or
-        takeover) opens, disconnect and handover close; still open at its
-        death (or, running, now: open_end 0; or open_end if given). A list of
-        [t_on, t_off] in epoch seconds."""
-        out, on = [], None
+    def owner_events(self, did):
+        """(epoch seconds, connect|disconnect|takeover|handover) of `did`."""
+        out = []
         for line in self.device_lines(did):
             m = OWNER_LINE.search(line)
-            if not m or m.group(2) != did:
-                continue
-            t = log_time(line)
-            if m.group(1) in ("connect", "takeover"):
+            if m and m.group(2) == did:
+                out.append((log_time(line), m.group(1)))
+        return out
+
+    def has(self, did):
+        """True while it runs and its log says `did` is connected here."""
+        ev = self.owner_events(did)
+        return self.alive() and bool(ev) and ev[-1][1] in ("connect", "takeover")
+
+    def intervals(self, did):
+        """When this replica had `did` connected, from its log: connect (or
+        takeover) opens, disconnect and handover close; a span still open
+        ends at its death or, running, now. A list of [t_on, t_off] in epoch
+        seconds."""
+        out, on = [], None
+        for t, kind in self.owner_events(did):
+            if kind in ("connect", "takeover"):
                 if on is None:
                     on = t
             elif on is not None:
                 out.append([on, t])
                 on = None
         if on is not None:
-            out.append([on, self.t_dead or (time.time() if open_end == 0 else open_end)])
+            out.append([on, self.t_dead or time.time()])
         return out
 
 
@@ -443,7 +449,7 @@ class ClusterTestCase(StoreTestCase):
         c.disconnect()
         deadline = time.monotonic() + timeout * SLOW
         while time.monotonic() < deadline:
-            if not any(r.alive() and r.has(c.device_id) for r in self.all_replicas):
+            if not any(r.has(c.device_id) for r in self.all_replicas):
                 return
             time.sleep(0.02)
 
@@ -922,7 +928,7 @@ class KillTests(ClusterTestCase):
                          "%s on the restarted replica" % probe)
         problems = []
         time.sleep(0.2)
-        split = [i for i, r in enumerate(self.all_replicas) if r is not back and r.alive() and r.has(probe)]
+        split = [i for i, r in enumerate(self.all_replicas) if r is not back and r.has(probe)]
         if split:
             problems.append("%s: its new connection's calls split between the restarted replica and replica %s "
                             "(nginx let one call through to the returning replica, the others went on to the "
@@ -933,7 +939,7 @@ class KillTests(ClusterTestCase):
         cur[probe] = self.dev(proxy.target, probe)
         self.first_set(cur[probe], back)
         time.sleep(0.2)
-        if not back.has(probe) or any(r.has(probe) for r in self.all_replicas if r is not back and r.alive()):
+        if not back.has(probe) or any(r.has(probe) for r in self.all_replicas if r is not back):
             problems.append("%s: after its probing calls ended, not (only) on the restarted replica:\n%s"
                             % (probe, self.lines_everywhere(probe, 4)))
         # The others: a change and Play where they are, then a new connection.
