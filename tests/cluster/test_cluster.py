@@ -179,9 +179,12 @@ class Replica(ServerProcess):
         return [l for l in self.device_lines(did) if pat.search(l)]
 
     def kill_9(self):
+        """SIGKILL; it dies there and then, so nothing it logs is later than
+        t_dead, the time the signal was sent."""
+        t = time.time()
         self.signal(signal.SIGKILL)
         self.proc.wait(10)
-        self.t_dead = time.time()
+        self.t_dead = t
         self.kill()   # joins the drain threads
 
     def by_device(self):
@@ -878,10 +881,15 @@ class KillTests(ClusterTestCase):
         disturbed += ["%s: %s" % (did, d.names()) for did, d in sdevs.items()
                       if did not in moved_sd and d.of("disconnected")]
         self.assertEqual(disturbed, [], "devices of the other replicas lost their calls")
+        # Each came back once, to one of the others.
         survivors = [r for r in reps if r is not victim]
-        landed = {did: [i for i, r in enumerate(reps) if r in survivors and r.connects(did)]
-                  for did in moved_py + moved_sd}
-        self.assertTrue(all(len(v) == 1 for v in landed.values()), "moved devices' connect lines: %r" % landed)
+        again = ["%s: %d connect lines on the other replicas, %d disconnected events:\n%s"
+                 % (did, sum(len(r.connects(did)) for r in survivors),
+                    len(sdevs[did].of("disconnected")) if did in sdevs else 0, self.lines_everywhere(did))
+                 for did in moved_py + moved_sd
+                 if sum(len(r.connects(did)) for r in survivors) != 1
+                 or (did in sdevs and len(sdevs[did].of("disconnected")) != 1)]
+        self.assertEqual(again, [], "moved devices not back exactly once:\n%s" % "\n".join(again))
         current = dict(clients)
         current.update(new)
         return dict(reps=reps, proxy=proxy, victim=victim, t_kill=t_kill, modes=modes, clients=current,
