@@ -152,7 +152,6 @@ class Replica(ServerProcess):
     def __init__(self, store, port=0, name=None, env=None):
         super().__init__(extra_args=("--replica-name", name) if name else (), store=store, env=env)
         self.cmd[self.cmd.index("--listen") + 1] = "127.0.0.1:%d" % port
-        self.given_name = name
         self.t_dead = None   # wall-clock time it was found dead after SIGKILL
 
     def logged_name(self, timeout=0.0):
