@@ -26,7 +26,8 @@ static const char usage[] =
     "  --workers K          loops sharing the port and the devices, one thread\n"
     "                       each: 1..256, or auto (one per core; default 1)\n"
     "  --replica-name NAME  this server's name to the others sharing its Redis\n"
-    "                       (default HOSTNAME:PORT, the port of --listen)\n"
+    "                       (default HOSTNAME:PORT, the port of --listen;\n"
+    "                       HOSTNAME:PID with port 0)\n"
     "  --log-level LEVEL    debug, info, warn or error (default info)\n"
     "  --help               show this help and exit\n"
     "  --version            show the version and exit\n";

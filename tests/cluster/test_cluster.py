@@ -83,7 +83,7 @@ from opal_client import MODE, PLAY, STOP, OpalClient, describe_pattern, pattern_
 from test_interop import SLOW, ServerProcess  # noqa: E402
 from test_loopback import DEVICE, DEVICE_WRAPPER, Device  # noqa: E402
 from test_store import AFTER_LAST_CHANGE, NMODES, StoreTestCase, clean_env  # noqa: E402
-from test_store_redis import REDIS_SERVER, RedisServer, redis_call  # noqa: E402
+from test_store_redis import REDIS_SERVER, RedisServer, free_port, redis_call  # noqa: E402
 from test_workers import device_re  # noqa: E402
 
 FLEET_DEVICE = os.environ.get("OPAL_FLEET_DEVICE") or os.path.join(REPO, "build", "opal-device")
@@ -99,9 +99,9 @@ CHANGE_BEFORE_MOVE = 0.05  # s: a change this recent must travel with the device
 GRACE = 0.1            # s of audio/SETs still in flight on the old connection
 
 # Why nginx may split a device, or keep it off a replica that is back.
-NGINX_RETRY_NOTE = ("opal.conf's max_fails=1 fail_timeout=10s: after fail_timeout nginx lets one call try the "
-                    "replica again and counts it a success only when it ends, which a device's call does not, "
-                    "so meanwhile the others still skip it")
+NGINX_RETRY_NOTE = ("is opal.conf's max_fails=0 gone? With max_fails=1 nginx lets one call at a time try a "
+                    "returning replica and counts it a success only when it ends, which a device's call does "
+                    "not, so meanwhile the others still skip it")
 LOG_TIME = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3})Z ")
 OWNER_LINE = re.compile(r"(?<![\w-])(connect|disconnect|takeover|handover) device=(\S+)")
 CONNECT_LINE = re.compile(r"(?<![\w-])connect device=(\S+) peer=\S+ mode=(\d+)")
@@ -152,7 +152,13 @@ class Replica(ServerProcess):
     def __init__(self, store, port=0, name=None, env=None):
         super().__init__(extra_args=("--replica-name", name) if name else (), store=store, env=env)
         self.cmd[self.cmd.index("--listen") + 1] = "127.0.0.1:%d" % port
+        self.asked_port = port
         self.t_dead = None   # wall-clock time it was found dead after SIGKILL
+
+    def default_name(self):
+        """HOSTNAME:PORT of --listen; with port 0 (a new port each run),
+        HOSTNAME:PID."""
+        return "%s:%d" % (socket.gethostname()[:40], self.asked_port or self.proc.pid)
 
     def logged_name(self, timeout=0.0):
         """The NAME of its `replica name=NAME` start-up line, or None."""
@@ -672,17 +678,18 @@ class HandoverTests(ClusterTestCase):
 
     def test_replica_names(self):
         """Each replica names itself at start-up: `replica name=HOSTNAME:PORT`
-        (the bound port) by default, `--replica-name NAME` otherwise; a
-        device moving to a default-named replica is told its name."""
-        a, b = self.start_replicas(2)
-        host = socket.gethostname()
+        (the port of --listen; HOSTNAME:PID for port 0) by default,
+        `--replica-name NAME` otherwise; a device moving to a default-named
+        replica is told its name."""
+        a = self.start_replicas(1, ports=[free_port()])[0]
+        b = self.start_replicas(1)[0]
         for r in (a, b):
-            self.assert_named(r, "%s:%d" % (host, r.port))
-        print("default names: %s, %s" % (a.logged_name(), b.logged_name()))
+            self.assert_named(r, r.default_name())
+        print("default names: %s (a port given), %s (port 0)" % (a.logged_name(), b.logged_name()))
         c = self.dev(a.target, "named-0")
         self.first_set(c, a)
         self.step(c, MODE, "idle", 1)
-        self.move(c, a, b, "%s:%d" % (host, b.port), 1)
+        self.move(c, a, b, b.default_name(), 1)
         d = self.named_pair(("opal-x", "opal-y"))
         for r, name in zip(d, ("opal-x", "opal-y")):
             self.assert_named(r, name)
@@ -916,8 +923,9 @@ class KillTests(ClusterTestCase):
         back = self.start_replicas(1, ports=[victim.port])[0]
         print("restarted the killed replica on port %d %.1f s after the kill (name %s)"
               % (back.port, time.monotonic() - k["t_kill"], back.logged_name()))
-        # nginx skips a refusing replica for fail_timeout (10 s): probe with
-        # one moved device (disconnect, then connect) until it lands there.
+        # nginx never marks a replica down (max_fails=0): one moved device
+        # (disconnect, then connect) should land there at once; probe until
+        # it does, in case nginx holds on to the refusal.
         probe, others = k["moved_py"][0], k["moved_py"][1:]
         deadline = k["t_kill"] + 25 * SLOW
         tries = 0
