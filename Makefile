@@ -29,7 +29,7 @@ CC       ?= cc
 V        ?= 0
 JOBS     ?= $(shell nproc 2>/dev/null || echo 2)
 Q        := $(if $(filter 1,$(V)),,@)
-PKGS     := grpc libprotobuf-c opus ogg sndfile samplerate sqlite3 hiredis
+PKGS     := grpc libprotobuf-c opus ogg sndfile samplerate sqlite3 hiredis libcrypto
 DEV_PKGS := portaudio-2.0 libgpiod inih
 CPPFLAGS += -Ishared -I$(GEN) -D_POSIX_C_SOURCE=200809L
 CFLAGS   += -std=c11 -Wall -Wextra -Werror -g $(shell pkg-config --cflags $(PKGS) $(DEV_PKGS))

@@ -7,6 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "grpc_log.h"
 #include "audio/audio_player.h"
 #include "clock.h"
 #include "app/device_app.h"
@@ -158,7 +159,8 @@ int main(int argc, char **argv) {
      * current for `tail -f`, and a killed device loses no lines. */
     setvbuf(stderr, NULL, _IOLBF, 0);
   }
-  stop_signal_install();
+  stop_signal_install(false);
+  grpc_log_route();
   grpc_init();
   int rc = opts.mode == MODE_FLEET ? run_fleet(&opts) : run_device(&opts);
   grpc_shutdown();

@@ -9,7 +9,7 @@ set -euo pipefail
 packages=(
   build-essential pkg-config
   libgrpc-dev protobuf-c-compiler libprotobuf-c-dev protobuf-compiler
-  libopus-dev libogg-dev libsndfile1-dev libsamplerate0-dev libsqlite3-dev libhiredis-dev
+  libopus-dev libogg-dev libsndfile1-dev libsamplerate0-dev libsqlite3-dev libhiredis-dev libssl-dev openssl
   libgpiod-dev portaudio19-dev libinih-dev libcmocka-dev
 )
 # What only the test suites and benchmarks use (`--tests`, from make test
@@ -17,7 +17,7 @@ packages=(
 # terminal tests, a PulseAudio null sink for the PortAudio test, Redis for
 # the store tests, nginx for the cluster tests.
 test_packages=(
-  python3-grpcio python3-protobuf redis-server nginx-light
+  python3-grpcio python3-protobuf python3-cryptography redis-server nginx-light
   valgrind tmux openssh-client openssh-server
   pulseaudio pulseaudio-utils libasound2-plugins alsa-utils
 )

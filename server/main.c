@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "grpc_log.h"
 #include "listen_probe.h"
 #include "log.h"
 #include "stop_signal.h"
@@ -66,13 +67,22 @@ static worker_set *open_workers(const server_options *opts, char *err, size_t er
   return set;
 }
 
+/* --tls-cert and --tls-key (and --client-ca), read and checked; NULL with
+ * one line in `err`. */
+static server_tls *open_tls(const server_options *opts, char *err, size_t err_len) {
+  tls_paths paths = {.cert = opts->tls_cert, .key = opts->tls_key, .client_ca = opts->client_ca};
+  return server_tls_open(&paths, &reload_signals, err, err_len);
+}
+
 /* Serves with `set` and `sounds` until a stop signal. The exit code. */
-static int serve(const server_options *opts, worker_set *set, const sound_library *sounds) {
+static int serve(const server_options *opts, worker_set *set, const sound_library *sounds,
+                 server_tls *tls) {
   raise_fd_limit();
-  stop_signal_install();
+  stop_signal_install(true);
+  grpc_log_route();
   grpc_init();
   server_config config = {
-      .listen = opts->listen, .lead_ns = opts->lead_ms * NS_PER_MS, .sounds = sounds};
+      .listen = opts->listen, .lead_ns = opts->lead_ms * NS_PER_MS, .sounds = sounds, .tls = tls};
   int rc = workers_run(set, &config);
   grpc_shutdown();
   return rc;
@@ -102,16 +112,24 @@ int main(int argc, char **argv) {
     fprintf(stderr, "opal-server: %s\n", err);
     return 2;
   }
+  server_tls *tls = NULL;
+  if (opts.tls_cert && !(tls = open_tls(&opts, err, sizeof err))) {
+    fprintf(stderr, "opal-server: %s\n", err);
+    workers_free(set);
+    return 2;
+  }
   sound_library sounds;
   if (sound_library_load(&sounds, assets, err, sizeof err) != 0) {
     fprintf(stderr, "opal-server: %s\n", err);
     workers_free(set);
+    server_tls_close(tls);
     return 1;
   }
   log_sounds(&sounds);
   log_info("store %s", workers_store_name(set));
-  int rc = serve(&opts, set, &sounds);
+  int rc = serve(&opts, set, &sounds, tls);
   workers_free(set);
+  server_tls_close(tls);
   sound_library_clear(&sounds);
   return rc;
 }

@@ -15,7 +15,10 @@
 #include "device_id.h"
 #include "log.h"
 #include "metadata.h"
+#include "security/peer_identity.h"
 
+/* How often the TLS files are looked at (server_tls_poll). */
+#define TLS_POLL_NS (200 * NS_PER_MS)
 /* Pacing granularity: packets are 20 ms, the lead is ~150 ms. */
 #define TICK_NS (10 * NS_PER_MS)
 /* Longest wait in the queue with nothing playing; bounds how long a stop
@@ -90,6 +93,17 @@ static const char *take_device_id(const grpc_metadata_array *md,
   return NULL;
 }
 
+/* Mutual TLS: the call's device_id must be its certificate's identity. */
+static bool identity_ok(opal_server *s, call_request *r, const char *id) {
+  char who[256], why[400];
+  if (!s->config.tls || !server_tls_verifies_clients(s->config.tls)) return true;
+  if (peer_identity_is(r->call, id, who, sizeof who)) return true;
+  snprintf(why, sizeof why, "device_id %s is not the identity of the client certificate (%s)", id,
+           who);
+  reject(s, r->call, r->method, GRPC_STATUS_PERMISSION_DENIED, why);
+  return false;
+}
+
 /* The proxy's name for the client connection (device_link.h), or "". */
 static void take_via(const grpc_metadata_array *md, char via[DEVICE_LINK_VIA_MAX + 1]) {
   grpc_slice value;
@@ -105,6 +119,7 @@ static void admit(opal_server *s, call_request *r) {
     reject(s, r->call, r->method, GRPC_STATUS_INVALID_ARGUMENT, problem);
     return;
   }
+  if (!identity_ok(s, r, id)) return;
   if (r->method == METHOD_AUDIO && (problem = audio_call_check_request(r->payload))) {
     reject(s, r->call, r->method, GRPC_STATUS_INVALID_ARGUMENT, problem);
     return;
@@ -253,7 +268,8 @@ int server_start(opal_server *s, const server_config *config, char *err, size_t 
         m == METHOD_AUDIO ? GRPC_SRM_PAYLOAD_READ_INITIAL_BYTE_BUFFER : GRPC_SRM_PAYLOAD_NONE, 0);
     if (!s->methods[m]) abort(); /* only a duplicate path fails: a bug here */
   }
-  grpc_server_credentials *creds = grpc_insecure_server_credentials_create();
+  grpc_server_credentials *creds = config->tls ? server_tls_credentials(config->tls)
+                                               : grpc_insecure_server_credentials_create();
   s->port = grpc_server_add_http2_port(s->grpc, config->listen, creds);
   grpc_server_credentials_release(creds);
   if (s->port == 0) {
@@ -300,6 +316,10 @@ void server_run(opal_server *s, volatile sig_atomic_t *stop_requested) {
       next_tick = now + TICK_NS;
     }
     if (now >= devices_store_deadline(&s->devices)) devices_store_work(&s->devices, now);
+    if (s->config.tls && s->config.worker == 0 && now >= s->next_tls_poll_ns) {
+      server_tls_poll(s->config.tls);
+      s->next_tls_poll_ns = now + TLS_POLL_NS;
+    }
   }
   /* Every change reaches the store before the process goes, and the
    * store's thread is gone before the queue it wakes. */

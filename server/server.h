@@ -12,6 +12,7 @@
 #include "loop_op.h"
 #include "loop_wakeup.h"
 #include "rpc/rpc_call.h"
+#include "security/server_tls.h"
 #include "sounds/sound_library.h"
 #include "store/store.h"
 #include "wire.h"
@@ -27,6 +28,7 @@ typedef struct server_config {
   const char *listen;          /* HOST:PORT */
   int64_t lead_ns;             /* how far audio runs ahead of real time */
   const sound_library *sounds; /* borrowed, outlives the server */
+  server_tls *tls;             /* borrowed, outlives the server; NULL: plaintext */
   /* Opened with server_store_notify and this server as its context. The
    * server takes it over when it starts, and server_run closes it. */
   store *store;
@@ -54,6 +56,7 @@ typedef struct opal_server {
   loop_op shutdown_op;
   loop_wakeup *store_wakeup; /* the store's thread has loads for the loop */
   loop_op store_op;
+  int64_t next_tls_poll_ns; /* worker 0 looks at the TLS files */
 } opal_server;
 
 /* Logs "listening on HOST:PORT (lead …, N modes[, K workers])": the line

@@ -25,6 +25,12 @@ static const char usage[] =
     "                       ~/.local/state/opal (file " STORE_DEFAULT_FILE ")\n"
     "  --workers K          loops sharing the port and the devices, one thread\n"
     "                       each: 1..256, or auto (one per core; default 1)\n"
+    "  --tls-cert FILE      serve TLS with this PEM certificate (chain)...\n"
+    "  --tls-key FILE       ...and its PEM private key; both are read again on\n"
+    "                       SIGHUP and when they change (default: plaintext)\n"
+    "  --client-ca FILE     with TLS: require a client certificate signed by this\n"
+    "                       PEM CA, whose identity (DNS name or CN) must be the\n"
+    "                       call's device_id (mutual TLS)\n"
     "  --replica-name NAME  this server's name to the others sharing its Redis\n"
     "                       (default HOSTNAME:PORT, the port of --listen;\n"
     "                       HOSTNAME:PID with port 0)\n"
@@ -32,8 +38,8 @@ static const char usage[] =
     "  --help               show this help and exit\n"
     "  --version            show the version and exit\n";
 
-enum { OPT_LISTEN = 1, OPT_ASSETS, OPT_LEAD, OPT_STORE, OPT_WORKERS, OPT_REPLICA, OPT_LOG,
-       OPT_HELP, OPT_VERSION };
+enum { OPT_LISTEN = 1, OPT_ASSETS, OPT_LEAD, OPT_STORE, OPT_WORKERS, OPT_REPLICA, OPT_TLS_CERT,
+       OPT_TLS_KEY, OPT_CLIENT_CA, OPT_LOG, OPT_HELP, OPT_VERSION };
 
 static const struct option long_options[] = {
     {"listen", required_argument, NULL, OPT_LISTEN},
@@ -42,6 +48,9 @@ static const struct option long_options[] = {
     {"store", required_argument, NULL, OPT_STORE},
     {"workers", required_argument, NULL, OPT_WORKERS},
     {"replica-name", required_argument, NULL, OPT_REPLICA},
+    {"tls-cert", required_argument, NULL, OPT_TLS_CERT},
+    {"tls-key", required_argument, NULL, OPT_TLS_KEY},
+    {"client-ca", required_argument, NULL, OPT_CLIENT_CA},
     {"log-level", required_argument, NULL, OPT_LOG},
     {"help", no_argument, NULL, OPT_HELP},
     {"version", no_argument, NULL, OPT_VERSION},
@@ -72,6 +81,16 @@ static const char *replica_name_problem(const char *name) {
   return NULL;
 }
 
+static cli_result take_tls_file(int opt, const char *arg, server_options *o, char *err,
+                                size_t len) {
+  const char *flag = opt == OPT_TLS_CERT ? "--tls-cert" : opt == OPT_TLS_KEY ? "--tls-key" : "--client-ca";
+  if (!*arg) return cli_bad(err, len, flag, "expected a PEM file", arg);
+  if (opt == OPT_TLS_CERT) o->tls_cert = arg;
+  else if (opt == OPT_TLS_KEY) o->tls_key = arg;
+  else o->client_ca = arg;
+  return CLI_RUN;
+}
+
 static cli_result take(int opt, const char *arg, void *ctx, FILE *out, char *err,
                        size_t len) {
   server_options *o = ctx;
@@ -98,6 +117,10 @@ static cli_result take(int opt, const char *arg, void *ctx, FILE *out, char *err
     return CLI_RUN;
   case OPT_WORKERS:
     return take_workers(arg, o, err, len);
+  case OPT_TLS_CERT:
+  case OPT_TLS_KEY:
+  case OPT_CLIENT_CA:
+    return take_tls_file(opt, arg, o, err, len);
   case OPT_REPLICA:
     if ((why = replica_name_problem(arg))) return cli_bad(err, len, "--replica-name", why, arg);
     o->replica_name = arg;
@@ -137,5 +160,14 @@ cli_result server_options_parse(int argc, char **argv, server_options *o, FILE *
                         .lead_ms = SERVER_DEFAULT_LEAD_MS,
                         .workers = 1,
                         .log_level = LOG_INFO};
-  return cli_parse(argc, argv, long_options, take, o, out, err, err_len);
+  cli_result rc = cli_parse(argc, argv, long_options, take, o, out, err, err_len);
+  if (rc != CLI_RUN) return rc;
+  /* The TLS flags go together. */
+  const char *missing = o->tls_cert && !o->tls_key   ? "--tls-key: needed with --tls-cert"
+                        : o->tls_key && !o->tls_cert ? "--tls-cert: needed with --tls-key"
+                        : o->client_ca && !o->tls_cert ? "--client-ca: needs --tls-cert and --tls-key"
+                                                       : NULL;
+  if (!missing) return CLI_RUN;
+  snprintf(err, err_len, "%s", missing);
+  return CLI_BAD;
 }

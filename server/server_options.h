@@ -21,6 +21,8 @@ typedef struct server_options {
   const char *store; /* NULL: the default (store_default_url) */
   unsigned workers;  /* loops sharing the port, 1.. */
   const char *replica_name; /* NULL: server_replica_name's default */
+  const char *tls_cert, *tls_key; /* both or neither: TLS, else plaintext */
+  const char *client_ca;          /* with TLS: mutual TLS, ids from certificates */
   log_level log_level;
 } server_options;
 

@@ -1029,7 +1029,7 @@ class ScaleTests(ClusterTestCase):
         t0 = time.monotonic()
         sdevs = {did: self.script_device(proxy.port, did, device_script(
             presses[did], ["press play", "wait-for stream_start 5000", "wait 300", "press stop",
-                           "wait-for stream_end 5000", "wait 30000", "quit"])) for did in sd_ids}
+                           "wait-for stream_end 5000", "wait 300000", "quit"])) for did in sd_ids}
         clients = self.connect_all(proxy.target, py_ids, timeout=60.0)
         print("%d Python devices connected through nginx in %.1f s" % (len(py_ids), time.monotonic() - t0))
 

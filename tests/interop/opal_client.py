@@ -304,11 +304,13 @@ class OpalClient:
 
     separate_connection=True gives the channel its own subchannel pool, so each
     OpalClient has its own TCP connection like a separate client process.
+    credentials (grpc.ssl_channel_credentials) makes it a TLS client;
+    channel_options are added to the channel's (e.g. the TLS target name).
     """
 
     def __init__(self, target, device_id, *, audio=True, metadata=None,
                  separate_connection=True, event_timeout=5.0, connect=True,
-                 set_reply="success"):
+                 set_reply="success", credentials=None, channel_options=()):
         self.pb2 = load_pb2()
         self.set_reply = set_reply  # what this device answers to every SET
         self.target = target
@@ -317,6 +319,8 @@ class OpalClient:
         self.want_audio = audio
         self.separate_connection = separate_connection
         self.event_timeout = event_timeout
+        self.credentials = credentials
+        self.channel_options = list(channel_options)
 
         self._cond = threading.Condition()
         self.requests = []        # (t, DeviceStatusRequest)
@@ -349,7 +353,11 @@ class OpalClient:
         assert not self.connected
         pb2 = self.pb2
         opts = [("grpc.use_local_subchannel_pool", 1)] if self.separate_connection else []
-        self.channel = grpc.insecure_channel(self.target, options=opts)
+        opts += self.channel_options
+        if self.credentials is not None:
+            self.channel = grpc.secure_channel(self.target, self.credentials, options=opts)
+        else:
+            self.channel = grpc.insecure_channel(self.target, options=opts)
         self._status_q = queue.Queue()
         self._event_q = queue.Queue()
         self._ack_q = queue.Queue()
