@@ -107,6 +107,29 @@ static void server_bad_flags_are_named(void **unused) {
   expect_bad(i, 3, "--replica-name");
   char *j[] = {"opal-server", "--replica-name", ""};
   expect_bad(j, 3, "--replica-name");
+  /* The TLS flags go together. */
+  char *k[] = {"opal-server", "--tls-cert", "s.crt"};
+  expect_bad(k, 3, "--tls-key");
+  char *l[] = {"opal-server", "--tls-key", "s.key"};
+  expect_bad(l, 3, "--tls-cert");
+  char *m[] = {"opal-server", "--client-ca", "ca.crt"};
+  expect_bad(m, 3, "--client-ca");
+  char *n[] = {"opal-server", "--tls-cert", ""};
+  expect_bad(n, 3, "--tls-cert");
+}
+
+static void tls_flags(void **unused) {
+  (void)unused;
+  server_options o;
+  char err[256];
+  char *none[] = {"opal-server"};
+  assert_int_equal(parse(none, 1, &o, err), CLI_RUN);
+  assert_null(o.tls_cert); /* plaintext by default */
+  char *all[] = {"opal-server", "--tls-cert", "s.crt", "--tls-key", "s.key", "--client-ca", "ca.crt"};
+  assert_int_equal(parse(all, 7, &o, err), CLI_RUN);
+  assert_string_equal(o.tls_cert, "s.crt");
+  assert_string_equal(o.tls_key, "s.key");
+  assert_string_equal(o.client_ca, "ca.crt");
 }
 
 /* The name other replicas know this one by: given, or HOSTNAME:PORT. */
@@ -147,6 +170,7 @@ int main(void) {
       cmocka_unit_test(server_defaults_and_values),
       cmocka_unit_test(server_bad_flags_are_named),
       cmocka_unit_test(replica_names),
+      cmocka_unit_test(tls_flags),
       cmocka_unit_test(device_ids),
   };
   return cmocka_run_group_tests_name("cli", tests, NULL, NULL);
