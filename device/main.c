@@ -21,6 +21,8 @@
 #include "script/report.h"
 #include "script/script.h"
 #include "script/script_runner.h"
+#include "tls/device_creds.h"
+#include "tls/tls_creds.h"
 
 /* The pin map and timings: defaults, then --config, then the flags. */
 static int load_pin_map(const device_options *o, gpio_config *cfg, char *err, size_t len) {
@@ -57,7 +59,7 @@ static hw_backend *make_backend(const device_options *o, reporter *rep, char *er
   return hw_gpio_create(&pins, err, len);
 }
 
-static int run_fleet(const device_options *o) {
+static int run_fleet(const device_options *o, const device_creds *creds) {
   script s = {0};
   char err[512];
   if (o->script_path && script_load(o->script_path, &s, err, sizeof err) != 0) {
@@ -66,6 +68,8 @@ static int run_fleet(const device_options *o) {
   }
   fleet_config config = {
       .server = o->server,
+      .creds = creds,
+      .tls_server_name = o->tls_server_name,
       .id_prefix = o->id_prefix,
       .count = o->fleet_count,
       .ramp_per_s = o->ramp_per_s,
@@ -117,13 +121,16 @@ static void close_parts(device_parts *p) {
   reporter_destroy(p->rep);
 }
 
-static int run_device(const device_options *o) {
+static int run_device(const device_options *o, const device_creds *creds) {
   device_parts parts = {0};
   int rc = open_parts(o, &parts);
   if (rc == 0) {
     device_app_config config = {
         .conn = {.target = o->server,
                  .device_id = o->device_id,
+                 .security = {.creds = device_creds_get(creds, 0),
+                              .client_cert = device_creds_client_cert(creds),
+                              .server_name = o->tls_server_name},
                  .backoff_base_ms = CONN_BACKOFF_BASE_MS,
                  .backoff_cap_ms = CONN_BACKOFF_CAP_MS,
                  .seed = (uint64_t)clock_now_ns() ^ (uint64_t)getpid()},
@@ -134,6 +141,17 @@ static int run_device(const device_options *o) {
   }
   close_parts(&parts);
   return rc;
+}
+
+/* How the connection is secured, once at start-up. */
+static void log_tls(const device_options *o) {
+  if (!o->tls_ca) return;
+  const char *who = o->tls_cert ? o->tls_cert : o->tls_cert_dir;
+  log_info("tls on: the server's certificate checked against %s%s%s%s%s%s",
+           strcmp(o->tls_ca, TLS_CA_SYSTEM) == 0 ? "the system's roots" : o->tls_ca,
+           o->tls_server_name ? " for the name " : "", o->tls_server_name ? o->tls_server_name : "",
+           who ? "; presenting " : "; no client certificate", who ? who : "",
+           o->tls_cert_dir ? " (PREFIX-i.crt each)" : "");
 }
 
 int main(int argc, char **argv) {
@@ -162,7 +180,20 @@ int main(int argc, char **argv) {
   stop_signal_install(false);
   grpc_log_route();
   grpc_init();
-  int rc = opts.mode == MODE_FLEET ? run_fleet(&opts) : run_device(&opts);
+  /* The TLS files are read and checked before anything else starts; like
+   * a bad flag, a bad file is one line and exit 2. */
+  device_creds *creds = device_creds_open(
+      &(tls_flags){.ca = opts.tls_ca, .cert = opts.tls_cert, .key = opts.tls_key,
+                   .cert_dir = opts.tls_cert_dir},
+      opts.id_prefix, opts.mode == MODE_FLEET ? opts.fleet_count : 1, err, sizeof err);
+  if (!creds) {
+    fprintf(stderr, "opal-device: %s\n", err);
+    grpc_shutdown();
+    return 2;
+  }
+  log_tls(&opts);
+  int rc = opts.mode == MODE_FLEET ? run_fleet(&opts, creds) : run_device(&opts, creds);
+  device_creds_close(creds); /* every connection is gone */
   grpc_shutdown();
   /* The last line of the log says how the program ended, so that a device
    * left behind by a closed SSH session or a service manager can be told

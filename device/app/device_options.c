@@ -14,6 +14,13 @@ static const char usage[] =
     "Connection:\n"
     "  --server HOST:PORT       server to use (default " DEVICE_DEFAULT_SERVER ")\n"
     "  --device-id ID           device_id, 1-64 printable characters (default: hostname)\n"
+    "TLS (default: plaintext; see docs/device.md):\n"
+    "  --tls-ca FILE|system     use TLS; the server's certificate must chain to this\n"
+    "                           CA (PEM), or with 'system' to the system's roots\n"
+    "  --tls-cert FILE          the device's certificate (PEM), for mutual TLS, with\n"
+    "  --tls-key FILE           its private key (PEM, unencrypted); both need --tls-ca\n"
+    "  --tls-server-name NAME   the name the server's certificate carries, when it\n"
+    "                           is not the host of --server\n"
     "Front end:\n"
     "  --sim                    the terminal is the device: keys c m p s q, LEDs drawn\n"
     "  --script FILE|-          run commands from FILE (- = stdin), print JSON lines\n"
@@ -44,6 +51,8 @@ static const char usage[] =
     "  --decode                 decode the audio (default: check it only)\n"
     "  --progress S             print a summary every S seconds\n"
     "  --json                   summaries as JSON lines\n"
+    "  --tls-cert-dir DIR       device i presents DIR/PREFIX-i.crt and DIR/PREFIX-i.key\n"
+    "                           (scripts/opal-certs devices makes them); needs --tls-ca\n"
     "Other:\n"
     "  --log-level LEVEL        debug, info, warn or error (default info)\n"
     "  --log-file FILE          write logs to FILE instead of stderr\n"
@@ -54,11 +63,17 @@ enum {
   OPT_CONFIG, OPT_CHIP, OPT_LEDS, OPT_BUTTONS, OPT_LOW, OPT_HIGH, OPT_DEBOUNCE, OPT_HOLD,
   OPT_LOG, OPT_LOG_FILE, OPT_HELP, OPT_VERSION, OPT_FLEET, OPT_PREFIX, OPT_RAMP, OPT_DURATION,
   OPT_PLAY_RATE, OPT_PLAY_SECONDS, OPT_MODE_RATE, OPT_LATE, OPT_DECODE, OPT_PROGRESS, OPT_JSON,
+  OPT_TLS_CA, OPT_TLS_CERT, OPT_TLS_KEY, OPT_TLS_CERT_DIR, OPT_TLS_NAME,
 };
 
 static const struct option long_options[] = {
     {"server", required_argument, NULL, OPT_SERVER},
     {"device-id", required_argument, NULL, OPT_ID},
+    {"tls-ca", required_argument, NULL, OPT_TLS_CA},
+    {"tls-cert", required_argument, NULL, OPT_TLS_CERT},
+    {"tls-key", required_argument, NULL, OPT_TLS_KEY},
+    {"tls-cert-dir", required_argument, NULL, OPT_TLS_CERT_DIR},
+    {"tls-server-name", required_argument, NULL, OPT_TLS_NAME},
     {"sim", no_argument, NULL, OPT_SIM},
     {"script", required_argument, NULL, OPT_SCRIPT},
     {"buffer-ms", required_argument, NULL, OPT_BUFFER},
@@ -152,6 +167,42 @@ static cli_result take_fleet(int opt, const char *arg, device_options *o, char *
   }
 }
 
+/* A TLS flag's value: a file, a folder or a name, never empty. */
+static cli_result take_tls(int opt, const char *arg, device_options *o, char *err, size_t len) {
+  static const char *const flags[] = {"--tls-ca", "--tls-cert", "--tls-key", "--tls-cert-dir",
+                                      "--tls-server-name"};
+  const char **fields[] = {&o->tls_ca, &o->tls_cert, &o->tls_key, &o->tls_cert_dir,
+                           &o->tls_server_name};
+  int i = opt - OPT_TLS_CA;
+  if (!*arg) return cli_bad(err, len, flags[i], "expected a value", arg);
+  *fields[i] = arg;
+  return CLI_RUN;
+}
+
+static cli_result tls_bad(char *err, size_t len, const char *flag, const char *why) {
+  snprintf(err, len, "%s: %s", flag, why);
+  return CLI_BAD;
+}
+
+/* The TLS flags against each other and the mode: what one needs, and what
+ * does not go together. */
+static cli_result check_tls(const device_options *o, char *err, size_t len) {
+  if (o->tls_cert && !o->tls_key) return tls_bad(err, len, "--tls-key", "needed with --tls-cert");
+  if (o->tls_key && !o->tls_cert) return tls_bad(err, len, "--tls-cert", "needed with --tls-key");
+  if (o->tls_cert && o->fleet_count)
+    return tls_bad(err, len, "--tls-cert",
+                   "not with --fleet, whose devices each have their own: --tls-cert-dir");
+  if (o->tls_cert_dir && !o->fleet_count)
+    return tls_bad(err, len, "--tls-cert-dir",
+                   "only with --fleet (one device takes --tls-cert and --tls-key)");
+  const char *needs_ca = o->tls_cert ? "--tls-cert" : o->tls_cert_dir ? "--tls-cert-dir"
+                         : o->tls_server_name ? "--tls-server-name" : NULL;
+  if (needs_ca && !o->tls_ca)
+    return tls_bad(err, len, needs_ca,
+                   "needs --tls-ca (the CA of the server's certificate, or system)");
+  return CLI_RUN;
+}
+
 /* Keeps a pin-map flag for later: it applies over the --config file. */
 static cli_result gpio_flag(device_options *o, const char *flag, const char *key,
                                        const char *value, char *err, size_t len) {
@@ -183,6 +234,8 @@ static cli_result take(int opt, const char *arg, void *ctx, FILE *out, char *err
   case OPT_PREFIX: case OPT_RAMP: case OPT_DURATION: case OPT_PLAY_RATE:
   case OPT_PLAY_SECONDS: case OPT_MODE_RATE: case OPT_LATE: case OPT_PROGRESS:
     return take_fleet(opt, arg, o, err, len);
+  case OPT_TLS_CA: case OPT_TLS_CERT: case OPT_TLS_KEY: case OPT_TLS_CERT_DIR: case OPT_TLS_NAME:
+    return take_tls(opt, arg, o, err, len);
   case OPT_DECODE: o->decode = true; break;
   case OPT_JSON: o->json = true; break;
   case OPT_BUFFER:
@@ -243,6 +296,7 @@ cli_result device_options_parse(int argc, char **argv, device_options *o, FILE *
   default_id(o);
   cli_result r = cli_parse(argc, argv, long_options, take, o, out, err, err_len);
   if (r != CLI_RUN) return r;
+  if ((r = check_tls(o, err, err_len)) != CLI_RUN) return r;
   o->mode = o->fleet_count ? MODE_FLEET : o->script_path ? MODE_SCRIPT : o->sim ? MODE_SIM : MODE_GPIO;
   return CLI_RUN;
 }

@@ -23,6 +23,11 @@ typedef struct device_options {
   const char *server;
   char device_id[DEVICE_ID_MAX_LEN + 1];
   const char *script_path; /* MODE_SCRIPT, or every fleet device; "-" is stdin */
+  /* TLS (all NULL: plaintext). --tls-ca is a PEM file or "system"; a single
+   * device's certificate is --tls-cert and --tls-key, a fleet's are in
+   * --tls-cert-dir (PREFIX-i.crt, PREFIX-i.key). Checked against each other
+   * here; the files are read at start-up (tls/device_creds.h). */
+  const char *tls_ca, *tls_cert, *tls_key, *tls_cert_dir, *tls_server_name;
   bool sim;
   /* --fleet */
   unsigned fleet_count;

@@ -79,7 +79,7 @@ static void on_state(void *ctx, conn_state state, const conn_loss *loss) {
   } else if (state == CONN_WAITING || state == CONN_OFFLINE) {
     /* Losses of the fleet's own making (a script's disconnect) are no error. */
     if (loss && loss->status != CONN_NO_STATUS)
-      d->fleet->tally.errors[fleet_error_slot(loss->status)]++;
+      d->fleet->tally.errors[fleet_error_slot(loss->status, loss->reason)]++;
     end_stream(d);
     d->play_pressed_ns = 0; /* no sound will answer it on this connection */
     memset(d->leds, 0, sizeof d->leds);
@@ -256,7 +256,11 @@ static int make_devices(fleet *f) {
     snprintf(d->id, sizeof d->id, "%s-%u", c->id_prefix, i);
     uint64_t seed = 0x9E3779B97F4A7C15ULL * (i + 1) ^ (uint64_t)clock_now_ns();
     fleet_mix_init(&d->mix, seed);
-    conn_config cc = {.target = c->server, .device_id = d->id, .backoff_base_ms = CONN_BACKOFF_BASE_MS,
+    conn_config cc = {.target = c->server, .device_id = d->id,
+                      .security = {.creds = device_creds_get(c->creds, i),
+                                   .client_cert = device_creds_client_cert(c->creds),
+                                   .server_name = c->tls_server_name},
+                      .backoff_base_ms = CONN_BACKOFF_BASE_MS,
                       .backoff_cap_ms = CONN_BACKOFF_CAP_MS, .seed = seed};
     d->conn = conn_create(f->cq, &cc, &handler, d);
     if (!d->conn) return -1;

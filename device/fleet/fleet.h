@@ -10,9 +10,12 @@
 
 #include "fleet/fleet_mix.h"
 #include "script/script.h"
+#include "tls/device_creds.h"
 
 typedef struct fleet_config {
   const char *server;
+  const device_creds *creds;   /* device i's TLS (borrowed): device_creds_get */
+  const char *tls_server_name; /* or NULL: see net/channel.h */
   const char *id_prefix;  /* ids are PREFIX-0 .. PREFIX-(count-1) */
   unsigned count;
   double ramp_per_s;      /* connections started per second */

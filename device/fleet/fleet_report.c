@@ -66,7 +66,9 @@ static const void *value_of(const summary_field *field, const fleet_figures *f) 
 }
 
 static const char *error_name(int slot) {
-  return slot < STATUS_NAME_COUNT ? status_name((grpc_status_code)slot) : "OTHER";
+  if (slot < FLEET_OTHER_SLOT) return status_name((grpc_status_code)slot);
+  if (slot == FLEET_OTHER_SLOT) return "OTHER";
+  return loss_reason_words((loss_reason)(slot - FLEET_OTHER_SLOT));
 }
 
 /* ---- JSON: "key":value, ... ---- */
@@ -139,7 +141,9 @@ static void text_value(const summary_field *field, const fleet_figures *f, FILE 
     fputs(field->text, out);
     for (int i = 0; i < FLEET_ERROR_SLOTS; i++) {
       if (!errors[i]) continue;
-      fprintf(out, " %s %llu", error_name(i), (unsigned long long)errors[i]);
+      /* Words have spaces: a colon ends the name. */
+      fprintf(out, " %s%s %llu", error_name(i), i > FLEET_OTHER_SLOT ? ":" : "",
+              (unsigned long long)errors[i]);
       any = true;
     }
     if (!any) fputs(" none", out);

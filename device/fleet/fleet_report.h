@@ -10,13 +10,18 @@
 #include <stdio.h>
 
 #include "fleet/fleet_stats.h"
+#include "net/loss_reason.h"
 #include "status_name.h"
 
-/* Calls the server ended, by gRPC status; the last slot: any other. */
-#define FLEET_ERROR_SLOTS (STATUS_NAME_COUNT + 1)
+/* Calls the server ended, by gRPC status, then any other status; then the
+ * losses net/loss_reason.h has words for (a TLS set-up failure, a
+ * device_id that is not the certificate's), by those words instead. */
+#define FLEET_OTHER_SLOT STATUS_NAME_COUNT
+#define FLEET_ERROR_SLOTS (FLEET_OTHER_SLOT + LOSS_REASON_COUNT)
 
-static inline int fleet_error_slot(int status) {
-  return status >= 0 && status < STATUS_NAME_COUNT ? status : STATUS_NAME_COUNT;
+static inline int fleet_error_slot(int status, loss_reason reason) {
+  if (reason > LOSS_UNCLASSIFIED && reason < LOSS_REASON_COUNT) return FLEET_OTHER_SLOT + reason;
+  return status >= 0 && status < STATUS_NAME_COUNT ? status : FLEET_OTHER_SLOT;
 }
 
 /* What the fleet counts as it runs, over all devices. */

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "net/loss_reason.h"
 #include "wire.h"
 
 typedef enum {
@@ -20,8 +21,11 @@ typedef enum {
 
 /* Why a connection was lost. */
 typedef struct conn_loss {
-  int status;      /* the grpc_status_code that ended a call, or CONN_NO_STATUS */
-  const char *why; /* for people: "StatusStream ended: UNAVAILABLE: ..." */
+  int status;         /* the grpc_status_code that ended a call, or CONN_NO_STATUS */
+  loss_reason reason; /* in words, for a TLS or identity failure (net/loss_reason.h) */
+  /* For people: "StatusStream ended: UNAVAILABLE: ...", or the reason's
+   * words first: "server certificate expired (StatusStream ended: ...)". */
+  const char *why;
 } conn_loss;
 
 #define CONN_NO_STATUS (-1) /* lost for a reason of the device's own */

@@ -17,6 +17,9 @@ struct device_conn {
   grpc_completion_queue *cq;
   char *target;
   grpc_slice device_id;
+  grpc_channel_credentials *creds; /* borrowed; NULL: plaintext */
+  bool client_cert;
+  char *server_name;
   const conn_handler *handler;
   void *ctx;
 
@@ -28,6 +31,11 @@ struct device_conn {
   backoff backoff;
   int64_t retry_at_ns, next_poll_ns;
   unsigned reconnects;
+  /* The reason of the last loss since the last success, said once: a
+   * failure that retrying cannot heal (an untrusted certificate) is
+   * retried all the same, since the server may be fixed, but not logged
+   * at every attempt. */
+  loss_reason said;
 };
 
 const char *conn_state_name(conn_state s) {
@@ -46,9 +54,20 @@ static void session_reached(void *ctx, session *s) {
   device_conn *c = ctx;
   assert(s == c->session && c->state == CONN_CONNECTING);
   backoff_reset(&c->backoff);
+  c->said = LOSS_UNCLASSIFIED;
   if (c->was_connected) c->reconnects++;
   c->was_connected = true;
   set_state(c, CONN_CONNECTED, NULL);
+}
+
+/* Says why, once per change of reason for the failures loss_reason names;
+ * the others, as ever, at every loss. */
+static void log_loss(device_conn *c, const conn_loss *loss, unsigned delay_ms) {
+  bool again = loss->reason != LOSS_UNCLASSIFIED && loss->reason == c->said;
+  c->said = loss->reason;
+  log_write(again ? LOG_DEBUG : LOG_INFO, "connection lost: %s; next attempt in %u ms%s", loss->why,
+            delay_ms, again || loss->reason == LOSS_UNCLASSIFIED
+                          ? "" : " (retrying; said again only when the reason changes)");
 }
 
 /* The connection lets go of the session; it drains on its own. */
@@ -60,7 +79,7 @@ static void session_ended(void *ctx, session *s, const conn_loss *loss) {
   if (c->wanted) {
     unsigned delay = backoff_next_ms(&c->backoff);
     c->retry_at_ns = clock_now_ns() + (int64_t)delay * NS_PER_MS;
-    log_info("connection lost: %s; next attempt in %u ms", loss->why, delay);
+    log_loss(c, loss, delay);
     set_state(c, CONN_WAITING, loss);
   } else {
     set_state(c, CONN_OFFLINE, loss);
@@ -76,9 +95,11 @@ static const session_owner conn_as_owner = {
     .reached = session_reached, .ended = session_ended, .released = session_released};
 
 static void start_session(device_conn *c) {
+  const channel_security security = {.creds = c->creds, .client_cert = c->client_cert,
+                                     .server_name = c->server_name};
   c->session = session_start(&(session_config){
-      .cq = c->cq, .target = c->target, .device_id = c->device_id, .device = c->handler,
-      .device_ctx = c->ctx, .owner = &conn_as_owner, .owner_ctx = c});
+      .cq = c->cq, .target = c->target, .security = &security, .device_id = c->device_id,
+      .device = c->handler, .device_ctx = c->ctx, .owner = &conn_as_owner, .owner_ctx = c});
   c->next_poll_ns = clock_now_ns() + CONNECT_POLL_NS;
   set_state(c, CONN_CONNECTING, NULL);
 }
@@ -91,6 +112,9 @@ device_conn *conn_create(grpc_completion_queue *cq, const conn_config *config,
   if (!c) return NULL;
   c->cq = cq;
   c->target = strdup(config->target);
+  c->creds = config->security.creds;
+  c->client_cert = config->security.client_cert;
+  if (config->security.server_name) c->server_name = strdup(config->security.server_name);
   c->device_id = grpc_slice_from_copied_string(config->device_id);
   c->handler = handler;
   c->ctx = ctx;
@@ -149,5 +173,6 @@ void conn_destroy(device_conn *c) {
   }
   grpc_slice_unref(c->device_id);
   free(c->target);
+  free(c->server_name);
   free(c);
 }

@@ -11,6 +11,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "net/channel.h"
+
 /* conn_state, conn_loss, CONN_NO_STATUS and conn_handler: what the
  * connection tells its owner. */
 #include "net/conn_handler.h"
@@ -22,8 +24,11 @@
 #define CONN_BACKOFF_CAP_MS 3000
 
 typedef struct conn_config {
-  const char *target;    /* HOST:PORT */
+  const char *target;    /* HOST:PORT, copied */
   const char *device_id; /* copied */
+  /* Plaintext or TLS (net/channel.h): the server name is copied, the
+   * credentials are borrowed and must outlive the connection. */
+  channel_security security;
   unsigned backoff_base_ms, backoff_cap_ms;
   uint64_t seed; /* for the jitter */
 } conn_config;

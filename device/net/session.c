@@ -1,11 +1,11 @@
 #include "net/session.h"
 
 #include <assert.h>
-#include <grpc/grpc_security.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "net/audio_stream.h"
+#include "net/channel.h"
 #include "net/client_call.h"
 #include "net/event_stream.h"
 #include "net/status_stream.h"
@@ -21,6 +21,8 @@ struct session {
   audio_stream audio;
   int live; /* calls not yet released */
   bool reached, ended;
+  bool tls, client_cert; /* for loss_reason_of */
+  int ready_asks;        /* session_check_channel found it ready this many times in a row */
 };
 
 static void note_reached(session *s) {
@@ -29,13 +31,17 @@ static void note_reached(session *s) {
   s->owner->reached(s->owner_ctx, s);
 }
 
-void session_end(session *s, int status, const char *why) {
+static void end_for(session *s, int status, loss_reason reason, const char *why) {
   if (s->ended) return; /* the other calls' statuses, after the first */
   s->ended = true;
   client_call_cancel(&s->status.call);
   client_call_cancel(&s->events.call);
   client_call_cancel(&s->audio.call);
-  s->owner->ended(s->owner_ctx, s, &(conn_loss){.status = status, .why = why});
+  s->owner->ended(s->owner_ctx, s, &(conn_loss){.status = status, .reason = reason, .why = why});
+}
+
+void session_end(session *s, int status, const char *why) {
+  end_for(s, status, LOSS_UNCLASSIFIED, why);
 }
 
 /* ---- what the calls say ---- */
@@ -43,12 +49,20 @@ void session_end(session *s, int status, const char *why) {
 /* Only a live call hears, and a live call means the session has not ended. */
 static void call_heard(void *ctx) { note_reached(ctx); }
 
+/* The first call to end says why the session ends: in words first when
+ * loss_reason_of knows them, gRPC's text after. */
 static void call_finished(void *ctx, wire_method method, grpc_status_code status,
                           const char *details) {
-  char why[256];
-  snprintf(why, sizeof why, "%s ended: %s%s%s", wire_method_name(method), status_name(status),
-           *details ? ": " : "", details);
-  session_end(ctx, (int)status, why);
+  session *s = ctx;
+  if (s->ended) return;
+  loss_context seen = {.tls = s->tls, .client_cert = s->client_cert, .reached = s->reached};
+  loss_reason reason = loss_reason_of((int)status, details, &seen);
+  const char *words = loss_reason_words(reason);
+  char why[512];
+  snprintf(why, sizeof why, "%s%s%s ended: %s%s%s%s", words ? words : "", words ? " (" : "",
+           wire_method_name(method), status_name(status), *details ? ": " : "", details,
+           words ? ")" : "");
+  end_for(s, (int)status, reason, why);
 }
 
 static void call_failed(void *ctx, const char *why) { session_end(ctx, CONN_NO_STATUS, why); }
@@ -70,30 +84,14 @@ static const client_call_holder session_holder = {
 
 /* ---- starting ---- */
 
-static grpc_channel *make_channel(const char *target) {
-  static grpc_arg args[] = {
-      /* Our own backoff decides when to retry: a fresh subchannel per
-       * attempt carries no backoff state of gRPC's. */
-      {GRPC_ARG_INTEGER, GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, {.integer = 1}},
-      /* Notice a server that vanished without closing the connection. */
-      {GRPC_ARG_INTEGER, GRPC_ARG_KEEPALIVE_TIME_MS, {.integer = 20000}},
-      {GRPC_ARG_INTEGER, GRPC_ARG_KEEPALIVE_TIMEOUT_MS, {.integer = 10000}},
-      {GRPC_ARG_INTEGER, GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, {.integer = 1}},
-      {GRPC_ARG_INTEGER, GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, {.integer = 0}},
-  };
-  static const grpc_channel_args channel_args = {sizeof args / sizeof args[0], args};
-  grpc_channel_credentials *creds = grpc_insecure_credentials_create();
-  grpc_channel *ch = grpc_channel_create(target, creds, &channel_args);
-  grpc_channel_credentials_release(creds);
-  return ch;
-}
-
 session *session_start(const session_config *config) {
   session *s = calloc(1, sizeof *s);
   if (!s) abort();
   s->owner = config->owner;
   s->owner_ctx = config->owner_ctx;
-  s->channel = make_channel(config->target);
+  s->channel = channel_create(config->target, config->security);
+  s->tls = config->security->creds != NULL;
+  s->client_cert = s->tls && config->security->client_cert;
   s->device_id.key = grpc_slice_from_static_string("device_id");
   s->device_id.value = grpc_slice_ref(config->device_id);
   const client_call_setup setup = {.channel = s->channel, .cq = config->cq,
@@ -106,9 +104,15 @@ session *session_start(const session_config *config) {
   return s;
 }
 
+/* Ready at two asks in a row: a server that refuses the calls outright
+ * (PERMISSION_DENIED once the TLS handshake is done: the device_id is not
+ * the certificate's) has said so by the second, so the device does not
+ * count as connected for an instant, nor reset its backoff, at each try. */
 void session_check_channel(session *s) {
   assert(!s->ended);
-  if (grpc_channel_check_connectivity_state(s->channel, 0) == GRPC_CHANNEL_READY) note_reached(s);
+  bool ready = grpc_channel_check_connectivity_state(s->channel, 0) == GRPC_CHANNEL_READY;
+  s->ready_asks = ready ? s->ready_asks + 1 : 0;
+  if (s->ready_asks >= 2) note_reached(s);
 }
 
 bool session_send_event(session *s, int button, int event, int64_t at_ns) {

@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "net/channel.h"
 #include "net/conn_handler.h"
 
 typedef struct session session;
@@ -29,6 +30,7 @@ typedef struct session_owner {
 typedef struct session_config {
   grpc_completion_queue *cq;
   const char *target;         /* HOST:PORT */
+  const channel_security *security; /* read during session_start only */
   grpc_slice device_id;       /* the session takes a reference */
   const conn_handler *device; /* what the streams report to the device */
   void *device_ctx;
@@ -43,8 +45,8 @@ session *session_start(const session_config *config);
 /* Ends the attempt for `status` and `why` (see conn_loss). */
 void session_end(session *s, int status, const char *why);
 
-/* Asks the channel whether it is connected; if so, the attempt counts as
- * reached even before the server says anything. */
+/* Asks the channel whether it is connected; connected at two asks in a
+ * row, the attempt counts as reached even before the server says anything. */
 void session_check_channel(session *s);
 
 /* Queues a button event on the EventStream (event_stream_send). */

@@ -104,12 +104,53 @@ static void bad_values_name_the_flag(void **unused) {
   expect_bad("--fleet", PARSE(&o, err, "--fleet"), err);
 }
 
+static void tls_flags(void **unused) {
+  (void)unused;
+  device_options o;
+  char err[256];
+  assert_int_equal(PARSE(&o, err, "--script", "x"), CLI_RUN);
+  assert_null(o.tls_ca); /* plaintext by default */
+  assert_int_equal(PARSE(&o, err, "--tls-ca", "ca.crt", "--tls-cert", "d.crt", "--tls-key",
+                         "d.key", "--tls-server-name", "opal.test", "--script", "x"),
+                   CLI_RUN);
+  assert_string_equal(o.tls_ca, "ca.crt");
+  assert_string_equal(o.tls_cert, "d.crt");
+  assert_string_equal(o.tls_key, "d.key");
+  assert_string_equal(o.tls_server_name, "opal.test");
+  assert_int_equal(PARSE(&o, err, "--tls-ca", "system", "--sim"), CLI_RUN);
+  assert_int_equal(PARSE(&o, err, "--fleet", "3", "--tls-ca", "ca.crt", "--tls-cert-dir", "d"),
+                   CLI_RUN);
+  assert_string_equal(o.tls_cert_dir, "d");
+}
+
+static void tls_flags_that_do_not_go_together(void **unused) {
+  (void)unused;
+  device_options o;
+  char err[256];
+  expect_bad("--tls-key", PARSE(&o, err, "--tls-ca", "c", "--tls-cert", "d.crt"), err);
+  assert_string_equal(err, "--tls-key: needed with --tls-cert");
+  expect_bad("--tls-cert", PARSE(&o, err, "--tls-ca", "c", "--tls-key", "d.key"), err);
+  expect_bad("--tls-cert", PARSE(&o, err, "--tls-cert", "d.crt", "--tls-key", "d.key"), err);
+  assert_non_null(strstr(err, "needs --tls-ca"));
+  expect_bad("--tls-server-name", PARSE(&o, err, "--tls-server-name", "x"), err);
+  expect_bad("--tls-cert-dir", PARSE(&o, err, "--tls-ca", "c", "--tls-cert-dir", "d"), err);
+  assert_non_null(strstr(err, "only with --fleet"));
+  expect_bad("--tls-cert-dir", PARSE(&o, err, "--fleet", "2", "--tls-cert-dir", "d"), err);
+  expect_bad("--tls-cert", PARSE(&o, err, "--fleet", "2", "--tls-ca", "c", "--tls-cert", "a",
+                                 "--tls-key", "b"), err);
+  assert_non_null(strstr(err, "--tls-cert-dir"));
+  expect_bad("--tls-ca", PARSE(&o, err, "--tls-ca", ""), err);
+  expect_bad("--tls-ca", PARSE(&o, err, "--tls-ca"), err);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(defaults),
       cmocka_unit_test(modes),
       cmocka_unit_test(values),
       cmocka_unit_test(bad_values_name_the_flag),
+      cmocka_unit_test(tls_flags),
+      cmocka_unit_test(tls_flags_that_do_not_go_together),
   };
   return cmocka_run_group_tests_name("device_options", tests, NULL, NULL);
 }
