@@ -5,8 +5,8 @@
 #define OPAL_GRPC_LOG_H
 
 /* From now on gRPC logs through log_write ("grpc: FILE:LINE: message"):
- * its errors as warnings (a peer's failed handshake is not our error), the
- * rest as debug. Call before grpc_init. */
+ * its errors as warnings, except failed TLS handshakes, and the rest as
+ * debug. Call before grpc_init. */
 void grpc_log_route(void);
 
 #endif

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "log.h"
-#include "tls/pem_check.h"
+#include "pem_check.h"
 
 char *tls_ca_read(const char *path, char *err, size_t err_len) {
   *err = '\0';

@@ -1,6 +1,6 @@
 /* The device's TLS credentials: its connection flags' files (--tls-ca,
  * --tls-cert, --tls-key; the fleet's --tls-cert-dir) read and checked at
- * start-up (tls/pem_check.h), then made into gRPC channel credentials
+ * start-up (shared/pem_check.h), then made into gRPC channel credentials
  * whose server check is ours (tls/server_check.h). gRPC keeps its own copy
  * of the texts, so the files are read once and every later connection
  * attempt reuses the credentials. Call after grpc_init. */

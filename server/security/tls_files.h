@@ -1,5 +1,5 @@
 /* The server's TLS files (--tls-cert, --tls-key, --client-ca), read and
- * checked with OpenSSL before gRPC sees them, so that a missing,
+ * checked (shared/pem_check.h) before gRPC sees them, so that a missing,
  * unreadable, malformed or mismatched file is one line that names the flag,
  * the file and what is wrong, rather than a failed handshake later. */
 #ifndef OPAL_TLS_FILES_H

@@ -357,7 +357,7 @@ class DeviceTlsFileTests(DeviceTlsCase):
         self.start_fails(["--tls-ca", ca, "--tls-cert", crt, "--tls-key", junk], "--tls-key", junk,
                          "no PEM private key")
         self.start_fails(["--tls-ca", ca, "--tls-cert", crt, "--tls-key", other_key], "--tls-key", other_key,
-                         "is not the key of --tls-cert", crt)
+                         "does not match --tls-cert", crt)
         if os.geteuid() != 0:  # root reads anything
             unreadable = os.path.join(self.dir, "unreadable.key")
             shutil.copy(key, unreadable)

@@ -1,11 +1,8 @@
-/* The device's checks of its TLS files (--tls-ca, --tls-cert, --tls-key,
- * the fleet's --tls-cert-dir), with OpenSSL, before gRPC sees them: a
- * missing, unreadable or malformed file, or a key that does not match its
- * certificate, is one line naming the flag, the file and what is wrong.
- *
- * The server has the same checks for its own flags (server/security/
- * tls_files.c); these are the device's minimal copy of the idea, kept
- * apart so that both can move to shared/ later. */
+/* Checks of TLS files with OpenSSL, before gRPC sees them (the server's
+ * --tls-cert, --tls-key, --client-ca; the device's --tls-ca, --tls-cert,
+ * --tls-key and the fleet's --tls-cert-dir): a missing, unreadable or
+ * malformed file, or a key that does not match its certificate, is one
+ * line naming the flag, the file and what is wrong. */
 #ifndef OPAL_PEM_CHECK_H
 #define OPAL_PEM_CHECK_H
 
@@ -26,6 +23,10 @@ int pem_check_certs(const char *flag, const char *path, const char *pem, char *e
 int pem_check_pair(const char *cert_flag, const char *cert_path, const char *cert_pem,
                    const char *key_flag, const char *key_path, const char *key_pem, char *err,
                    size_t err_len);
+
+/* The subject of the first certificate of `pem` ("/CN=opal.example.com"),
+ * "" when there is none. */
+void pem_cert_subject(const char *pem, char *out, size_t out_len);
 
 /* True when the first certificate of `pem` has expired; its end of
  * validity ("Nov 30 20:42:54 2026 GMT") in `when` either way. */

@@ -1,4 +1,4 @@
-#include "tls/pem_check.h"
+#include "pem_check.h"
 
 #include <errno.h>
 #include <openssl/bio.h>
@@ -82,7 +82,7 @@ int pem_check_pair(const char *cert_flag, const char *cert_path, const char *cer
     snprintf(err, err_len, "%s %s: no PEM private key in it (or it is encrypted)", key_flag,
              key_path);
   else if (!x || X509_check_private_key(x, key) != 1)
-    snprintf(err, err_len, "%s %s is not the key of %s %s", key_flag, key_path, cert_flag,
+    snprintf(err, err_len, "%s %s does not match %s %s", key_flag, key_path, cert_flag,
              cert_path);
   else
     rc = 0;
@@ -90,6 +90,14 @@ int pem_check_pair(const char *cert_flag, const char *cert_path, const char *cer
   X509_free(x);
   ERR_clear_error();
   return rc;
+}
+
+void pem_cert_subject(const char *pem, char *out, size_t out_len) {
+  X509 *x = first_certificate(pem);
+  out[0] = '\0';
+  if (x) X509_NAME_oneline(X509_get_subject_name(x), out, (int)out_len);
+  X509_free(x);
+  ERR_clear_error();
 }
 
 bool pem_cert_expired(const char *pem, char *when, size_t when_len) {
