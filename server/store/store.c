@@ -43,9 +43,13 @@ typedef struct release_note {
 /* A claim waiting for the old owner's record; `record` is the stored one. */
 typedef struct handover_wait {
   char id[DEVICE_ID_MAX_LEN + 1];
+  /* While the claim itself runs (the old owner may answer before it
+   * returns): a record handed meanwhile is kept here. */
+  bool claiming, handed;
+  store_record handed_record;
   bool found;
-  store_record record;
-  int64_t deadline_ns;
+  store_record record; /* the stored one */
+  int64_t deadline_ns; /* INT64_MAX while claiming */
 } handover_wait;
 
 /* A record going to the replica that claimed the device from us. */
@@ -81,33 +85,73 @@ struct store {
 
 /* ---- the store's thread ---- */
 
-/* Loads (or claims) each id. A claim from a live replica waits in `waits`
- * for its record; the rest go to `results`. */
-static void load_all(store *s, const item_array *ids, item_array *results, item_array *waits) {
-  char err[512];
-  const store_engine_ops *ops = s->engine->ops;
-  for (size_t i = 0; i < ids->len; i++) {
-    load_result r = {0};
-    snprintf(r.id, sizeof r.id, "%s", (const char *)item_array_at(ids, i));
-    /* During an outage (logged once, when writes began to fail) a load
-     * answers at once and says nothing. */
-    int rc = -1;
-    bool asked = false;
-    if (!s->failing)
-      rc = ops->claim ? ops->claim(s->engine, r.id, &r.record, &asked, err, sizeof err)
-                      : ops->load(s->engine, r.id, &r.record, err, sizeof err);
-    if (rc < 0 && !s->failing)
-      log_warn("store %s: cannot load device=%s: %s (serving a fresh record)", s->name, r.id, err);
-    r.found = rc == 1;
-    if (asked) {
-      handover_wait w = {.found = r.found, .record = r.record,
-                         .deadline_ns = clock_now_ns() + HANDOVER_WAIT_NS};
-      memcpy(w.id, r.id, sizeof w.id);
-      item_array_append(waits, &w, 1);
-    } else {
-      item_array_append(results, &r, 1);
+static handover_wait *find_wait(store *s, const char *id, size_t *index) {
+  for (size_t i = 0; i < s->waits.len; i++) {
+    handover_wait *w = item_array_at(&s->waits, i);
+    if (strcmp(w->id, id) == 0) {
+      *index = i;
+      return w;
     }
   }
+  return NULL;
+}
+
+/* A claim's answer: the newer of the stored and the handed record. A handed
+ * one that is newer is written too: the old owner's last changes may not
+ * have reached the engine, and its writes are refused now. Lock held; the
+ * wait at `index` goes. */
+static void answer_wait(store *s, size_t index) {
+  handover_wait *w = item_array_at(&s->waits, index);
+  load_result r = {.found = w->found || w->handed, .record = w->record};
+  memcpy(r.id, w->id, sizeof r.id);
+  if (w->handed && (!w->found || w->handed_record.version > w->record.version)) {
+    r.record = w->handed_record;
+    store_write write = {.record = w->handed_record};
+    memcpy(write.id, w->id, sizeof write.id);
+    if (s->writes.len == 0) s->writes_since_ns = clock_now_ns();
+    item_array_append(&s->writes, &write, 1);
+  }
+  item_array_append(&s->results, &r, 1);
+  item_array_remove(&s->waits, index);
+}
+
+/* Loads (or claims) one id; the answer goes to s->results, or, when a live
+ * replica had it, waits in s->waits for its record. The wait is there
+ * before the claim runs, since that replica may answer before the claim
+ * returns. Lock not held. */
+static void load_one(store *s, const char *id) {
+  char err[512];
+  const store_engine_ops *ops = s->engine->ops;
+  handover_wait fresh = {.claiming = true, .deadline_ns = INT64_MAX};
+  snprintf(fresh.id, sizeof fresh.id, "%s", id);
+  pthread_mutex_lock(&s->lock);
+  if (ops->claim) item_array_append(&s->waits, &fresh, 1);
+  pthread_mutex_unlock(&s->lock);
+  /* During an outage (logged once, when writes began to fail) a load
+   * answers at once and says nothing. */
+  store_record record = {0};
+  int rc = -1;
+  bool asked = false;
+  if (!s->failing)
+    rc = ops->claim ? ops->claim(s->engine, fresh.id, &record, &asked, err, sizeof err)
+                    : ops->load(s->engine, fresh.id, &record, err, sizeof err);
+  if (rc < 0 && !s->failing)
+    log_warn("store %s: cannot load device=%s: %s (serving a fresh record)", s->name, fresh.id, err);
+  pthread_mutex_lock(&s->lock);
+  size_t i;
+  handover_wait *w = ops->claim ? find_wait(s, fresh.id, &i) : NULL;
+  if (w) {
+    w->claiming = false;
+    w->found = rc == 1;
+    w->record = record;
+    w->deadline_ns = clock_now_ns() + HANDOVER_WAIT_NS;
+    if (!asked || w->handed) answer_wait(s, i);
+  } else {
+    load_result r = {.found = rc == 1, .record = record};
+    memcpy(r.id, fresh.id, sizeof r.id);
+    item_array_append(&s->results, &r, 1);
+  }
+  pthread_mutex_unlock(&s->lock);
 }
 
 static void wait_ns(store *s, int64_t ns) {
@@ -159,19 +203,11 @@ static bool write_batch(store *s, item_array *batch, int64_t since_ns) {
 }
 
 static void finish_loads(store *s) {
-  item_array ids, results, waits;
+  item_array ids;
   item_array_take(&s->loads, &ids);
-  item_array_init(&results, sizeof(load_result));
-  item_array_init(&waits, sizeof(handover_wait));
   pthread_mutex_unlock(&s->lock);
-  load_all(s, &ids, &results, &waits);
+  for (size_t i = 0; i < ids.len; i++) load_one(s, item_array_at(&ids, i));
   item_array_free(&ids);
-  pthread_mutex_lock(&s->lock);
-  item_array_append(&s->results, results.items, results.len);
-  item_array_append(&s->waits, waits.items, waits.len);
-  item_array_free(&results);
-  item_array_free(&waits);
-  pthread_mutex_unlock(&s->lock);
   s->notify(s->ctx);
   pthread_mutex_lock(&s->lock);
 }
@@ -183,16 +219,13 @@ static bool expire_waits(store *s) {
   bool any = false;
   for (size_t i = 0; i < s->waits.len;) {
     handover_wait *w = item_array_at(&s->waits, i);
-    if (w->deadline_ns > now) {
+    if (w->deadline_ns > now) { /* INT64_MAX while claiming */
       i++;
       continue;
     }
     log_warn("store %s: no hand-over of device=%s within %lld ms: serving its stored record",
              s->name, w->id, (long long)(HANDOVER_WAIT_NS / 1000000));
-    load_result r = {.found = w->found, .record = w->record};
-    memcpy(r.id, w->id, sizeof r.id);
-    item_array_append(&s->results, &r, 1);
-    item_array_remove(&s->waits, i);
+    answer_wait(s, i);
     any = true;
   }
   return any;
@@ -338,39 +371,31 @@ static void on_released(void *ctx, const char *id, const char *by) {
   s->notify(s->ctx);
 }
 
-/* store_engine_events.handed: the newer of the handed and the stored
- * record answers the claim. A handed record newer than the stored one is
- * written too: the old owner's last changes may not have reached the
- * engine, and its writes are refused now. One that comes after the claim
- * stopped waiting still goes to the loop, as a late record. */
+/* store_engine_events.handed: the record answers its claim (answer_wait),
+ * also when it comes before the claim returned. One that comes after the
+ * claim stopped waiting still goes to the loop, as a late record. */
 static void on_handed(void *ctx, const char *id, const store_record *record) {
   store *s = ctx;
-  bool answered = false;
+  size_t i;
+  bool notify = true;
   pthread_mutex_lock(&s->lock);
-  for (size_t i = 0; i < s->waits.len && !answered; i++) {
-    handover_wait *w = item_array_at(&s->waits, i);
-    if (strcmp(w->id, id) != 0) continue;
-    load_result r = {.found = true, .record = w->record};
-    memcpy(r.id, w->id, sizeof r.id);
-    if (!w->found || record->version > w->record.version) {
-      r.record = *record;
-      store_write write = {.record = *record};
-      memcpy(write.id, w->id, sizeof write.id);
-      if (s->writes.len == 0) s->writes_since_ns = clock_now_ns();
-      item_array_append(&s->writes, &write, 1);
-      pthread_cond_signal(&s->wake);
-    }
-    item_array_append(&s->results, &r, 1);
-    item_array_remove(&s->waits, i);
-    answered = true;
-  }
-  if (!answered) { /* late, or another worker's claim: the loop knows which */
+  handover_wait *w = find_wait(s, id, &i);
+  if (w && w->claiming) { /* answered before the claim returned: load_one ends it */
+    w->handed = true;
+    w->handed_record = *record;
+    notify = false;
+  } else if (w) {
+    w->handed = true;
+    w->handed_record = *record;
+    answer_wait(s, i);
+  } else { /* late, or another worker's claim: the loop knows which */
     load_result r = {.found = true, .record = *record};
     snprintf(r.id, sizeof r.id, "%s", id);
     item_array_append(&s->results, &r, 1);
   }
+  pthread_cond_signal(&s->wake); /* a handed record may have to be written */
   pthread_mutex_unlock(&s->lock);
-  s->notify(s->ctx);
+  if (notify) s->notify(s->ctx);
 }
 
 const char *store_name(const store *s) { return s->name; }
