@@ -33,7 +33,7 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(REPO, "tests", "loopback"))
 
 # Servers are test_interop's ServerProcess, through TlsTestCase.server.
-from test_tls import CERTS, HOST, TlsTestCase, make_expired, read, run  # noqa: E402
+from test_tls import CERTS, HOST, TlsTestCase, make_expired, read, run, write_pair  # noqa: E402
 from test_loopback import DEVICE, DEVICE_WRAPPER, STREAM_END  # noqa: E402
 
 WAIT = 90 if DEVICE_WRAPPER else 30          # a device's whole script, at most
@@ -76,13 +76,7 @@ def make_server_cert(folder, ca_dir, name, days_from, days_to):
             .add_extension(x509.SubjectAlternativeName(san), critical=False)
             .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
             .sign(ca_key, hashes.SHA256()))
-    crt, k = os.path.join(folder, name + ".crt"), os.path.join(folder, name + ".key")
-    with open(crt, "wb") as f:
-        f.write(cert.public_bytes(serialization.Encoding.PEM))
-    with open(k, "wb") as f:
-        f.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                  serialization.NoEncryption()))
-    return crt, k
+    return write_pair(folder, name, cert, key)
 
 
 def losses_to_say(events):

@@ -65,7 +65,14 @@ def make_expired(folder, ca_dir, device_id):
             .not_valid_after(now - datetime.timedelta(days=1))
             .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
             .sign(ca_key, hashes.SHA256()))
-    crt, k = os.path.join(folder, "expired.crt"), os.path.join(folder, "expired.key")
+    return write_pair(folder, "expired", cert, key)
+
+
+def write_pair(folder, name, cert, key):
+    """folder/name.crt and folder/name.key (PEM) of a python3-cryptography
+    certificate and key; returns their paths."""
+    from cryptography.hazmat.primitives import serialization
+    crt, k = os.path.join(folder, name + ".crt"), os.path.join(folder, name + ".key")
     with open(crt, "wb") as f:
         f.write(cert.public_bytes(serialization.Encoding.PEM))
     with open(k, "wb") as f:
@@ -145,6 +152,18 @@ class TlsTestCase(unittest.TestCase):
         with socket.create_connection(("127.0.0.1", srv.port), timeout=5) as raw, \
                 ctx.wrap_socket(raw, server_hostname=HOST) as s:
             return s.getpeercert(binary_form=True)
+
+    def renew_into(self, live):
+        """A new server certificate and key for HOST from our CA, renamed
+        over live/server.{crt,key} as a deploy tool would; returns the
+        folder it was made in."""
+        renewed = os.path.join(self.dir, "renewed")
+        shutil.copytree(self.pki, renewed, ignore=shutil.ignore_patterns("server.*", "devices"))
+        run(CERTS, "server", renewed, HOST, "127.0.0.1")
+        for name in ("server.key", "server.crt"):
+            shutil.copy(os.path.join(renewed, name), os.path.join(live, name + ".new"))
+            os.rename(os.path.join(live, name + ".new"), os.path.join(live, name))
+        return renewed
 
     def der(self, pem_path):
         return ssl.PEM_cert_to_DER_cert(read(pem_path).decode())
@@ -229,13 +248,7 @@ class MutualTlsTests(TlsTestCase):
         self.served(old, srv, "before the renewal")
         self.assertEqual(self.presented_cert(srv), self.der(self.pki_file("server.crt")))
         # A renewal: a new certificate (and key) for the same name.
-        renewed = os.path.join(self.dir, "renewed")
-        shutil.copytree(self.pki, renewed, ignore=shutil.ignore_patterns("server.*", "devices"))
-        run(CERTS, "server", renewed, HOST, "127.0.0.1")
-        # Replaced as a deploy tool would: new files renamed over the old.
-        for name in ("server.key", "server.crt"):
-            shutil.copy(os.path.join(renewed, name), os.path.join(live, name + ".new"))
-            os.rename(os.path.join(live, name + ".new"), os.path.join(live, name))
+        renewed = self.renew_into(live)
         srv.signal(signal.SIGHUP)
         deadline = time.monotonic() + 5 * SLOW
         while self.presented_cert(srv) != self.der(os.path.join(renewed, "server.crt")):
@@ -268,12 +281,7 @@ class MutualTlsTests(TlsTestCase):
         for name in ("server.crt", "server.key"):
             shutil.copy(self.pki_file(name), os.path.join(live, name))
         srv = self.server(*self.tls_args(cert=os.path.join(live, "server.crt"), key=os.path.join(live, "server.key")))
-        renewed = os.path.join(self.dir, "renewed")
-        shutil.copytree(self.pki, renewed, ignore=shutil.ignore_patterns("server.*", "devices"))
-        run(CERTS, "server", renewed, HOST, "127.0.0.1")
-        for name in ("server.key", "server.crt"):
-            shutil.copy(os.path.join(renewed, name), os.path.join(live, name + ".new"))
-            os.rename(os.path.join(live, name + ".new"), os.path.join(live, name))
+        renewed = self.renew_into(live)
         t0 = time.monotonic()
         while self.presented_cert(srv) != self.der(os.path.join(renewed, "server.crt")):
             self.assertLess(time.monotonic() - t0, 5 * SLOW, "the new files were not picked up\n%s" % srv.log_tail())
