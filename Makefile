@@ -26,6 +26,7 @@ NO_ASAN  ?= 0
 GEN      := build/gen
 
 CC       ?= cc
+CXX      ?= c++
 V        ?= 0
 JOBS     ?= $(shell nproc 2>/dev/null || echo 2)
 Q        := $(if $(filter 1,$(V)),,@)
@@ -36,11 +37,16 @@ CFLAGS   += -std=c11 -Wall -Wextra -Werror -g $(shell pkg-config --cflags $(PKGS
 LDLIBS   += $(shell pkg-config --libs $(PKGS)) -lm -lpthread
 DEV_LIBS := $(shell pkg-config --libs $(DEV_PKGS))
 
+# C++ only where gRPC core's interface is C++ (server/net/grpc_handoff.cc).
+CXXFLAGS += -std=c++17 -Wall -Wextra -Werror -g -fno-exceptions -fno-rtti $(shell pkg-config --cflags grpc)
+
 ifeq ($(SANITIZE),1)
 CFLAGS  += -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+CXXFLAGS += -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 LDFLAGS += -fsanitize=address,undefined
 else
 CFLAGS  += -O2
+CXXFLAGS += -O2
 endif
 
 SHARED_SRC := $(wildcard shared/*.c)
@@ -49,7 +55,8 @@ DEVICE_SRC := $(filter-out device/main.c,$(shell find device -name '*.c'))
 PY_GEN     := $(GEN)/python/comms_pb2.py
 
 SHARED_OBJ := $(SHARED_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/comms.pb-c.o
-SERVER_OBJ := $(SERVER_SRC:%.c=$(BUILD)/obj/%.o)
+SERVER_CXX := $(shell find server -name '*.cc')
+SERVER_OBJ := $(SERVER_SRC:%.c=$(BUILD)/obj/%.o) $(SERVER_CXX:%.cc=$(BUILD)/obj/%.o)
 DEVICE_OBJ := $(DEVICE_SRC:%.c=$(BUILD)/obj/%.o)
 # Programs and tests link static archives, so a test pulls in only the
 # objects it uses (and their libraries' symbols).
@@ -135,6 +142,11 @@ $(BUILD)/obj/%.o: %.c $(GEN)/comms.pb-c.h
 	@mkdir -p $(dir $@)
 	@echo "  CC      $@"
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/obj/%.o: %.cc
+	@mkdir -p $(dir $@)
+	@echo "  CXX     $@"
+	$(Q)$(CXX) $(CPPFLAGS) $(CXXFLAGS) -MMD -MP -c $< -o $@
 
 $(BUILD)/obj/server/%.o $(BUILD)/obj/tests/unit/server/%.o: CPPFLAGS += -Iserver
 $(BUILD)/obj/device/%.o $(BUILD)/obj/tests/unit/device/%.o $(BUILD)/obj/tests/unit/gpio/%.o: CPPFLAGS += -Idevice

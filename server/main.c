@@ -9,8 +9,9 @@
 
 #include "clock.h"
 #include "grpc_log.h"
-#include "listen_probe.h"
 #include "log.h"
+#include "net/connections.h"
+#include "net/listener.h"
 #include "stop_signal.h"
 #include "server.h"
 #include "server_options.h"
@@ -34,13 +35,50 @@ static const char *bundled_assets(char *buf, size_t len) {
   return "assets";
 }
 
-/* One socket per device: take every file descriptor the system allows. */
-static void raise_fd_limit(void) {
+/* The connection table has an entry per possible descriptor. */
+#define MAX_FD_LIMIT (1u << 20)
+/* Descriptors the server keeps for itself (store, queues, logs), beside
+ * one per connection, and more per worker. */
+#define OWN_FDS 64
+#define OWN_FDS_PER_WORKER 8
+
+/* One socket per device: take every file descriptor the system allows (up
+ * to MAX_FD_LIMIT). Returns the limit in force. */
+static unsigned raise_fd_limit(void) {
   struct rlimit rl;
-  if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == rl.rlim_max) return;
-  rl.rlim_cur = rl.rlim_max;
-  if (setrlimit(RLIMIT_NOFILE, &rl) == 0)
-    log_info("open-file limit raised to %llu", (unsigned long long)rl.rlim_cur);
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return 1024;
+  rlim_t want = rl.rlim_max < MAX_FD_LIMIT ? rl.rlim_max : MAX_FD_LIMIT;
+  if (rl.rlim_cur < want) {
+    rl.rlim_cur = want;
+    if (setrlimit(RLIMIT_NOFILE, &rl) == 0)
+      log_info("open-file limit raised to %llu", (unsigned long long)rl.rlim_cur);
+    else getrlimit(RLIMIT_NOFILE, &rl);
+  }
+  return rl.rlim_cur < MAX_FD_LIMIT ? (unsigned)rl.rlim_cur : MAX_FD_LIMIT;
+}
+
+/* The flags' limits; --max-connections must leave the server descriptors
+ * of its own. NULL with one line in `err`. */
+static connections *open_connections(const server_options *opts, unsigned fd_limit, char *err,
+                                     size_t err_len) {
+  long own = OWN_FDS + OWN_FDS_PER_WORKER * (long)opts->workers;
+  long room = (long)fd_limit - own;
+  if (room < 1 || (opts->max_connections && opts->max_connections > room)) {
+    snprintf(err, err_len,
+             "--max-connections %ld: the open-file limit (%u) leaves room for %ld connections; "
+             "raise it (ulimit -n, LimitNOFILE=) or ask for fewer",
+             opts->max_connections, fd_limit, room < 0 ? 0 : room);
+    return NULL;
+  }
+  connection_limits limits = {
+      .max_connections = (unsigned)(opts->max_connections ? opts->max_connections : room),
+      .max_per_ip = (unsigned)opts->max_connections_per_ip,
+      .max_calls = (unsigned)opts->max_calls_per_connection,
+      .idle_ns = opts->idle_timeout_s * NS_PER_SEC,
+      .max_resets = (unsigned)opts->max_resets};
+  connections *c = connections_create(&limits, fd_limit);
+  if (!c) abort(); /* at start-up: nothing to serve with */
+  return c;
 }
 
 static void log_sounds(const sound_library *lib) {
@@ -74,16 +112,20 @@ static server_tls *open_tls(const server_options *opts, char *err, size_t err_le
   return server_tls_open(&paths, &reload_signals, err, err_len);
 }
 
-/* Serves with `set` and `sounds` until a stop signal. The exit code. */
+/* Serves with `set` and `sounds` on `l` until a stop signal. The exit code. */
 static int serve(const server_options *opts, worker_set *set, const sound_library *sounds,
-                 server_tls *tls) {
-  raise_fd_limit();
+                 server_tls *tls, listener *l, connections *conns) {
+  const connection_limits *limits = connections_limits(conns);
+  log_info("connections: at most %u at once%s, %u calls each, closed after %lld s without a call",
+           limits->max_connections, limits->max_per_ip ? " (bounded per IP)" : "",
+           limits->max_calls, (long long)(limits->idle_ns / NS_PER_SEC));
   stop_signal_install(true);
   grpc_log_route();
   grpc_init();
   server_config config = {
       .listen = opts->listen, .lead_ns = opts->lead_ms * NS_PER_MS, .sounds = sounds, .tls = tls};
-  int rc = workers_run(set, &config);
+  int rc = workers_run(set, &config, l, conns);
+  listener_close(l);
   grpc_shutdown();
   return rc;
 }
@@ -102,20 +144,31 @@ int main(int argc, char **argv) {
   }
   log_set_level(opts.log_level);
   const char *assets = opts.assets ? opts.assets : bundled_assets(assets_buf, sizeof assets_buf);
-  if (listen_probe(opts.listen, err, sizeof err) != 0) {
+  connections *conns = open_connections(&opts, raise_fd_limit(), err, sizeof err);
+  if (!conns) {
     fprintf(stderr, "opal-server: %s\n", err);
+    return 2;
+  }
+  listener l;
+  if (listener_open(&l, opts.listen, err, sizeof err) != 0) {
+    fprintf(stderr, "opal-server: %s\n", err);
+    connections_destroy(conns);
     return 1;
   }
   /* The store first: a bad --store is one line, before any sound is read. */
   worker_set *set = open_workers(&opts, err, sizeof err);
   if (!set) {
     fprintf(stderr, "opal-server: %s\n", err);
+    listener_close(&l);
+    connections_destroy(conns);
     return 2;
   }
   server_tls *tls = NULL;
   if (opts.tls_cert && !(tls = open_tls(&opts, err, sizeof err))) {
     fprintf(stderr, "opal-server: %s\n", err);
     workers_free(set);
+    listener_close(&l);
+    connections_destroy(conns);
     return 2;
   }
   sound_library sounds;
@@ -123,11 +176,14 @@ int main(int argc, char **argv) {
     fprintf(stderr, "opal-server: %s\n", err);
     workers_free(set);
     server_tls_close(tls);
+    listener_close(&l);
+    connections_destroy(conns);
     return 1;
   }
   log_sounds(&sounds);
   log_info("store %s", workers_store_name(set));
-  int rc = serve(&opts, set, &sounds, tls);
+  int rc = serve(&opts, set, &sounds, tls, &l, conns);
+  connections_destroy(conns);
   workers_free(set);
   server_tls_close(tls);
   sound_library_clear(&sounds);

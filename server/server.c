@@ -1,6 +1,7 @@
 #include "server.h"
 
 #include <grpc/grpc_security.h>
+#include <grpc/support/alloc.h>
 #include <grpc/support/time.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -145,10 +146,29 @@ static void admit(opal_server *s, call_request *r) {
   }
 }
 
+/* The call's connection is within its limits (connections.h), else why not. */
+static const char *connection_problem(opal_server *s, grpc_call *call) {
+  if (!s->config.connections) return NULL;
+  char *peer = grpc_call_get_peer(call);
+  const char *why = connections_call_opened(s->config.connections, peer, clock_now_ns());
+  gpr_free(peer);
+  return why;
+}
+
+/* rpc_call_list.closed */
+static void on_call_closed(void *ctx, const rpc_call *c, bool client_cancelled) {
+  opal_server *s = ctx;
+  if (s->config.connections)
+    connections_call_closed(s->config.connections, c->peer, client_cancelled, clock_now_ns());
+}
+
 static void on_call(loop_op *op, bool ok) {
   call_request *r = container_of(op, call_request, op);
   opal_server *s = r->server;
-  if (ok && s->stopping) {
+  const char *crowded = ok ? connection_problem(s, r->call) : NULL;
+  if (crowded) {
+    reject(s, r->call, r->method, GRPC_STATUS_RESOURCE_EXHAUSTED, crowded);
+  } else if (ok && s->stopping) {
     reject(s, r->call, r->method, GRPC_STATUS_UNAVAILABLE, "server shutting down");
   } else if (ok && r->method == ANY_OTHER_METHOD) {
     char what[300];
@@ -184,13 +204,13 @@ static void on_shutdown(loop_op *op, bool ok) {
   s->shutdown_done = true;
 }
 
-/* `share_port`: several workers of this process listen on one port. */
-static grpc_server *create_grpc_server(bool share_port) {
+static grpc_server *create_grpc_server(opal_server *s) {
+  int max_calls = s->config.connections
+                      ? (int)connections_limits(s->config.connections)->max_calls
+                      : 100; /* gRPC's own default */
   grpc_arg args[] = {
+      grpc_handoff_arg(&s->handoff),
       {GRPC_ARG_INTEGER, GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH, {.integer = SERVER_MAX_RECEIVE_BYTES}},
-      /* Another process on the same port must fail, not share it (a
-       * listen_probe ran first); our own workers share it. */
-      {GRPC_ARG_INTEGER, GRPC_ARG_ALLOW_REUSEPORT, {.integer = share_port}},
       /* Find devices that vanished without closing their connection; an
        * idle device gets no data from us, so pings must not stop for that. */
       {GRPC_ARG_INTEGER, GRPC_ARG_KEEPALIVE_TIME_MS, {.integer = 60000}},
@@ -199,8 +219,10 @@ static grpc_server *create_grpc_server(bool share_port) {
       {GRPC_ARG_INTEGER, GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, {.integer = 1}},
       /* Devices may ping every 10 s to keep NAT paths open. */
       {GRPC_ARG_INTEGER, GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, {.integer = 10000}},
-      /* A device needs three streams; this bounds what one connection holds. */
-      {GRPC_ARG_INTEGER, GRPC_ARG_MAX_CONCURRENT_STREAMS, {.integer = 100}},
+      /* A device needs three streams. Clients that obey it never open more;
+       * connections_call_opened holds the rest to it, also before the
+       * client has acknowledged it (gRPC core does not). */
+      {GRPC_ARG_INTEGER, GRPC_ARG_MAX_CONCURRENT_STREAMS, {.integer = max_calls}},
   };
   grpc_channel_args channel_args = {sizeof args / sizeof args[0], args};
   return grpc_server_create(&channel_args, NULL); /* it copies the args */
@@ -248,7 +270,11 @@ void server_bound_address(const opal_server *s, char *out, size_t len) {
   const char *listen = s->config.listen;
   const char *colon = strrchr(listen, ':');
   int host_len = colon ? (int)(colon - listen) : (int)strlen(listen);
-  snprintf(out, len, "%.*s:%d", host_len, listen, s->port);
+  snprintf(out, len, "%.*s:%d", host_len, listen, s->config.port);
+}
+
+void server_take_connection(opal_server *s, int listen_fd, int fd) {
+  grpc_handoff_take(&s->handoff, listen_fd, fd);
 }
 
 int server_start(opal_server *s, const server_config *config, char *err, size_t err_len) {
@@ -256,7 +282,9 @@ int server_start(opal_server *s, const server_config *config, char *err, size_t 
   s->config = *config;
   s->shutdown_op.fn = on_shutdown;
   devices_init(&s->devices, config->sounds, config->lead_ns, SERVER_MAX_DEVICES, config->store);
-  s->grpc = create_grpc_server(config->workers > 1);
+  s->live_calls.closed = on_call_closed;
+  s->live_calls.closed_ctx = s;
+  s->grpc = create_grpc_server(s);
   s->cq = grpc_completion_queue_create_for_next(NULL);
   s->store_op.fn = on_store_results;
   s->store_wakeup = loop_wakeup_create(s->cq, &s->store_op);
@@ -270,10 +298,10 @@ int server_start(opal_server *s, const server_config *config, char *err, size_t 
   }
   grpc_server_credentials *creds = config->tls ? server_tls_credentials(config->tls)
                                                : grpc_insecure_server_credentials_create();
-  s->port = grpc_server_add_http2_port(s->grpc, config->listen, creds);
+  bool port_added = grpc_handoff_add_port(&s->handoff, s->grpc, creds);
   grpc_server_credentials_release(creds);
-  if (s->port == 0) {
-    snprintf(err, err_len, "--listen %s: cannot listen there (address not local, or port in use)",
+  if (!port_added) {
+    snprintf(err, err_len, "--listen %s: gRPC refused to serve the listener's connections",
              config->listen);
     loop_wakeup_destroy(s->store_wakeup);
     grpc_server_destroy(s->grpc);
@@ -292,6 +320,8 @@ int server_start(opal_server *s, const server_config *config, char *err, size_t 
 static void begin_shutdown(opal_server *s) {
   log_info("shutting down: ending %zu calls", s->live_calls.count);
   s->stopping = true;
+  /* gRPC must not be handed a socket once its listeners are going. */
+  if (s->config.stop_accepting) s->config.stop_accepting(s->config.stop_accepting_ctx);
   rpc_call_list_abort(&s->live_calls, GRPC_STATUS_UNAVAILABLE, "server shutting down");
   grpc_server_shutdown_and_notify(s->grpc, s->cq, &s->shutdown_op);
   grpc_server_cancel_all_calls(s->grpc);

@@ -11,6 +11,8 @@
 #include "devices/devices.h"
 #include "loop_op.h"
 #include "loop_wakeup.h"
+#include "net/connections.h"
+#include "net/grpc_handoff.h"
 #include "rpc/rpc_call.h"
 #include "security/server_tls.h"
 #include "sounds/sound_library.h"
@@ -25,7 +27,15 @@
 #define SERVER_MAX_DEVICES 100000
 
 typedef struct server_config {
-  const char *listen;          /* HOST:PORT */
+  const char *listen;          /* HOST:PORT, as given */
+  int port;                    /* the port the listener bound */
+  /* The listener's table (borrowed, outlives the server): every call is
+   * counted against its connection's limits. */
+  connections *connections;
+  /* Stops the listener handing connections to this server; called before
+   * the server's shutdown starts. */
+  void (*stop_accepting)(void *ctx);
+  void *stop_accepting_ctx;
   int64_t lead_ns;             /* how far audio runs ahead of real time */
   const sound_library *sounds; /* borrowed, outlives the server */
   server_tls *tls;             /* borrowed, outlives the server; NULL: plaintext */
@@ -46,7 +56,7 @@ typedef struct opal_server {
   grpc_server *grpc;
   grpc_completion_queue *cq;
   void *methods[METHOD_COUNT]; /* registered method handles */
-  int port;                    /* the port actually bound */
+  grpc_handoff handoff;        /* how the listener's sockets reach gRPC */
 
   devices devices;
   rpc_call_list live_calls; /* every call not yet freed */
@@ -70,7 +80,11 @@ void server_bound_address(const opal_server *s, char *out, size_t len);
  * opal_server that will be started with the store. Any thread. */
 void server_store_notify(void *server);
 
-/* Binds and starts serving. Returns 0, or -1 with one line in `err`.
+/* Serves `fd`, accepted by the listener on `listen_fd` (it owns `fd` now).
+ * Listener thread, between server_start and the config's stop_accepting. */
+void server_take_connection(opal_server *s, int listen_fd, int fd);
+
+/* Starts serving. Returns 0, or -1 with one line in `err`.
  * On failure nothing is left to clean up, and the store is the caller's. */
 int server_start(opal_server *s, const server_config *config, char *err,
                  size_t err_len);

@@ -34,12 +34,27 @@ static const char usage[] =
     "  --replica-name NAME  this server's name to the others sharing its Redis\n"
     "                       (default HOSTNAME:PORT, the port of --listen;\n"
     "                       HOSTNAME:PID with port 0)\n"
+    "Limits against hostile or broken clients (docs/security.md):\n"
+    "  --max-connections N  connections at once, past it new ones are closed\n"
+    "                       (default: the open-file limit less what the server\n"
+    "                       needs for itself)\n"
+    "  --max-connections-per-ip N  connections at once from one IP (default 0:\n"
+    "                       no bound; devices behind one NAT share an IP)\n"
+    "  --max-calls-per-connection N  calls open at once on one connection, 3 per\n"
+    "                       device (default 16); advertised as HTTP/2's\n"
+    "                       MAX_CONCURRENT_STREAMS\n"
+    "  --idle-timeout S     a connection with no open call for S seconds is\n"
+    "                       closed (default 60; 0: never)\n"
+    "  --max-resets N       a connection whose client cancels more than N calls\n"
+    "                       within 10 s is closed (default 100; 0: no bound)\n"
+    "\n"
     "  --log-level LEVEL    debug, info, warn or error (default info)\n"
     "  --help               show this help and exit\n"
     "  --version            show the version and exit\n";
 
 enum { OPT_LISTEN = 1, OPT_ASSETS, OPT_LEAD, OPT_STORE, OPT_WORKERS, OPT_REPLICA, OPT_TLS_CERT,
-       OPT_TLS_KEY, OPT_CLIENT_CA, OPT_LOG, OPT_HELP, OPT_VERSION };
+       OPT_TLS_KEY, OPT_CLIENT_CA, OPT_MAX_CONNECTIONS, OPT_MAX_PER_IP, OPT_MAX_CALLS, OPT_IDLE, OPT_MAX_RESETS,
+       OPT_LOG, OPT_HELP, OPT_VERSION };
 
 static const struct option long_options[] = {
     {"listen", required_argument, NULL, OPT_LISTEN},
@@ -51,6 +66,11 @@ static const struct option long_options[] = {
     {"tls-cert", required_argument, NULL, OPT_TLS_CERT},
     {"tls-key", required_argument, NULL, OPT_TLS_KEY},
     {"client-ca", required_argument, NULL, OPT_CLIENT_CA},
+    {"max-connections", required_argument, NULL, OPT_MAX_CONNECTIONS},
+    {"max-connections-per-ip", required_argument, NULL, OPT_MAX_PER_IP},
+    {"max-calls-per-connection", required_argument, NULL, OPT_MAX_CALLS},
+    {"idle-timeout", required_argument, NULL, OPT_IDLE},
+    {"max-resets", required_argument, NULL, OPT_MAX_RESETS},
     {"log-level", required_argument, NULL, OPT_LOG},
     {"help", no_argument, NULL, OPT_HELP},
     {"version", no_argument, NULL, OPT_VERSION},
@@ -91,6 +111,30 @@ static cli_result take_tls_file(int opt, const char *arg, server_options *o, cha
   return CLI_RUN;
 }
 
+/* The limits' flags: whole numbers in a range. */
+static cli_result take_limit(int opt, const char *arg, server_options *o, char *err, size_t len) {
+  static const struct {
+    int opt;
+    const char *flag, *expected;
+    long min, max;
+  } limits[] = {
+      {OPT_MAX_CONNECTIONS, "--max-connections", "expected 1 to 10000000", 1, 10000000},
+      {OPT_MAX_PER_IP, "--max-connections-per-ip", "expected 0 (no bound) to 10000000", 0, 10000000},
+      {OPT_MAX_CALLS, "--max-calls-per-connection", "expected 3 to 10000", 3, 10000},
+      {OPT_IDLE, "--idle-timeout", "expected seconds from 0 (never) to 604800", 0, 604800},
+      {OPT_MAX_RESETS, "--max-resets", "expected 0 (no bound) to 10000000", 0, 10000000},
+  };
+  long *fields[] = {&o->max_connections, &o->max_connections_per_ip, &o->max_calls_per_connection,
+                    &o->idle_timeout_s, &o->max_resets};
+  for (size_t i = 0; i < sizeof limits / sizeof *limits; i++) {
+    if (limits[i].opt != opt) continue;
+    if (!cli_parse_long(arg, limits[i].min, limits[i].max, fields[i]))
+      return cli_bad(err, len, limits[i].flag, limits[i].expected, arg);
+    return CLI_RUN;
+  }
+  return CLI_BAD; /* not a limit's flag: a bug in take() */
+}
+
 static cli_result take(int opt, const char *arg, void *ctx, FILE *out, char *err,
                        size_t len) {
   server_options *o = ctx;
@@ -125,6 +169,12 @@ static cli_result take(int opt, const char *arg, void *ctx, FILE *out, char *err
     if ((why = replica_name_problem(arg))) return cli_bad(err, len, "--replica-name", why, arg);
     o->replica_name = arg;
     return CLI_RUN;
+  case OPT_MAX_CONNECTIONS:
+  case OPT_MAX_PER_IP:
+  case OPT_MAX_CALLS:
+  case OPT_IDLE:
+  case OPT_MAX_RESETS:
+    return take_limit(opt, arg, o, err, len);
   case OPT_LOG:
     if (!log_level_parse(arg, &o->log_level))
       return cli_bad(err, len, "--log-level", "expected debug, info, warn or error", arg);
@@ -159,6 +209,10 @@ cli_result server_options_parse(int argc, char **argv, server_options *o, FILE *
   *o = (server_options){.listen = SERVER_DEFAULT_LISTEN,
                         .lead_ms = SERVER_DEFAULT_LEAD_MS,
                         .workers = 1,
+                        .max_connections = 0, /* from the open-file limit */
+                        .max_calls_per_connection = SERVER_DEFAULT_MAX_CALLS,
+                        .idle_timeout_s = SERVER_DEFAULT_IDLE_S,
+                        .max_resets = SERVER_DEFAULT_MAX_RESETS,
                         .log_level = LOG_INFO};
   cli_result rc = cli_parse(argc, argv, long_options, take, o, out, err, err_len);
   if (rc != CLI_RUN) return rc;

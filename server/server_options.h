@@ -13,6 +13,9 @@
 #define SERVER_DEFAULT_LEAD_MS 150
 #define SERVER_MAX_LEAD_MS 5000
 #define SERVER_MAX_WORKERS 256
+#define SERVER_DEFAULT_MAX_CALLS 16
+#define SERVER_DEFAULT_IDLE_S 60
+#define SERVER_DEFAULT_MAX_RESETS 100
 
 typedef struct server_options {
   const char *listen;
@@ -23,6 +26,9 @@ typedef struct server_options {
   const char *replica_name; /* NULL: server_replica_name's default */
   const char *tls_cert, *tls_key; /* both or neither: TLS, else plaintext */
   const char *client_ca;          /* with TLS: mutual TLS, ids from certificates */
+  /* Limits (connections.h); max_connections 0: from the open-file limit. */
+  long max_connections, max_connections_per_ip, max_calls_per_connection, idle_timeout_s,
+      max_resets;
   log_level log_level;
 } server_options;
 

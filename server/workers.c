@@ -38,6 +38,7 @@ typedef struct worker {
 struct worker_set {
   worker *workers;
   unsigned count;
+  unsigned next_taker; /* the listener's thread's alone */
   owners *owners; /* NULL with one worker */
 };
 
@@ -121,9 +122,8 @@ const char *workers_store_name(const worker_set *set) {
   return store_name(set->workers[0].store);
 }
 
-static int start_worker(worker *w, const server_config *base, const char *listen) {
+static int start_worker(worker *w, const server_config *base) {
   server_config config = *base;
-  config.listen = listen;
   config.store = w->store;
   config.worker = w->index;
   config.workers = w->set->count;
@@ -154,15 +154,27 @@ static void *worker_thread(void *arg) {
   return NULL;
 }
 
-int workers_run(worker_set *set, const server_config *config) {
-  char rest[300] = ""; /* where the rest listen; it must outlive them */
+/* listener_take_fn: each connection to the next worker. */
+static void take_connection(void *ctx, int listen_fd, int fd) {
+  worker_set *set = ctx;
+  worker *w = &set->workers[set->next_taker++ % set->count];
+  server_take_connection(&w->server, listen_fd, fd);
+}
+
+/* server_config.stop_accepting */
+static void stop_listener(void *ctx) { listener_stop(ctx); }
+
+int workers_run(worker_set *set, const server_config *base, listener *listener,
+                connections *connections) {
+  server_config config = *base;
+  config.port = listener->port;
+  config.connections = connections;
+  config.stop_accepting = stop_listener;
+  config.stop_accepting_ctx = listener;
   unsigned started = 0;
-  for (; started < set->count; started++) {
-    if (start_worker(&set->workers[started], config, started ? rest : config->listen) != 0)
-      break;
-    /* The rest listen where the first did, on the port it bound. */
-    if (started == 0) server_bound_address(&set->workers[0].server, rest, sizeof rest);
-  }
+  for (; started < set->count; started++)
+    if (start_worker(&set->workers[started], &config) != 0) break;
+  if (started == set->count) listener_start(listener, connections, take_connection, set);
   if (started < set->count) {
     /* A worker that could not start: the others stop at once. */
     if (!stop_signals) stop_signals = 1;

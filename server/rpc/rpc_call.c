@@ -48,6 +48,7 @@ static void on_close(loop_op *op, bool ok) {
   c->closed = true;
   log_debug("call closed peer=%s kind=%d cancelled=%d", c->peer, (int)c->method, c->cancelled);
   if (c->owner && c->on_closed) c->on_closed(c->owner, c);
+  if (c->live->closed) c->live->closed(c->live->closed_ctx, c, c->cancelled && !c->status_sent);
   release_if_done(c);
 }
 

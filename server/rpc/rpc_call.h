@@ -38,6 +38,10 @@ typedef void (*rpc_call_closed_fn)(void *owner, rpc_call *c);
 typedef struct rpc_call_list {
   rpc_call *head;
   size_t count;
+  /* Told of every call on the list as it closes, or NULL; `client_cancelled`
+   * when its client reset it (rather than the server ending it). */
+  void (*closed)(void *ctx, const rpc_call *c, bool client_cancelled);
+  void *closed_ctx;
 } rpc_call_list;
 
 /* The fields are this layer's; others only read `method`, `peer` and `owner`. */
