@@ -3,6 +3,7 @@
 #include <grpc/grpc_security.h>
 #include <grpc/support/alloc.h>
 #include <grpc/support/time.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,10 @@
 /* Longest wait in the queue with nothing playing; bounds how long a stop
  * signal waits to be noticed. */
 #define IDLE_WAIT_NS (100 * NS_PER_MS)
+/* After this many calls have closed, freed memory goes back to the system
+ * (glibc keeps it otherwise: a flood of calls would leave the RSS high). */
+#define TRIM_AFTER_CALLS 1000
+#define TRIM_EVERY_NS NS_PER_SEC
 /* Requests kept posted per method: calls arriving meanwhile queue up. */
 #define REQUESTS_PER_METHOD 8
 
@@ -73,11 +78,18 @@ static void release_request(call_request *r) {
   if (r->payload) grpc_byte_buffer_destroy(r->payload);
 }
 
+/* Ends `call` with `code`; logged unless `quiet` (a limit that logs its
+ * own, rate-limited, lines: connections.h). */
+static void end_call(opal_server *s, grpc_call *call, wire_method method, grpc_status_code code,
+                     const char *details, bool quiet) {
+  rpc_call *c = rpc_call_start(&s->live_calls, sizeof(rpc_call), method, NULL, call);
+  if (!quiet) log_warn("rejected call peer=%s: %s", c->peer, details);
+  rpc_call_finish(c, code, details);
+}
+
 static void reject(opal_server *s, grpc_call *call, wire_method method,
                    grpc_status_code code, const char *details) {
-  rpc_call *c = rpc_call_start(&s->live_calls, sizeof(rpc_call), method, NULL, call);
-  log_warn("rejected call peer=%s: %s", c->peer, details);
-  rpc_call_finish(c, code, details);
+  end_call(s, call, method, code, details, false);
 }
 
 /* Copies a valid device_id out of the metadata into `id`, or says why not. */
@@ -158,6 +170,7 @@ static const char *connection_problem(opal_server *s, grpc_call *call) {
 /* rpc_call_list.closed */
 static void on_call_closed(void *ctx, const rpc_call *c, bool client_cancelled) {
   opal_server *s = ctx;
+  s->calls_closed_untrimmed++;
   if (s->config.connections)
     connections_call_closed(s->config.connections, c->peer, client_cancelled, clock_now_ns());
 }
@@ -167,7 +180,7 @@ static void on_call(loop_op *op, bool ok) {
   opal_server *s = r->server;
   const char *crowded = ok ? connection_problem(s, r->call) : NULL;
   if (crowded) {
-    reject(s, r->call, r->method, GRPC_STATUS_RESOURCE_EXHAUSTED, crowded);
+    end_call(s, r->call, r->method, GRPC_STATUS_RESOURCE_EXHAUSTED, crowded, true);
   } else if (ok && s->stopping) {
     reject(s, r->call, r->method, GRPC_STATUS_UNAVAILABLE, "server shutting down");
   } else if (ok && r->method == ANY_OTHER_METHOD) {
@@ -346,6 +359,11 @@ void server_run(opal_server *s, volatile sig_atomic_t *stop_requested) {
       next_tick = now + TICK_NS;
     }
     if (now >= devices_store_deadline(&s->devices)) devices_store_work(&s->devices, now);
+    if (s->calls_closed_untrimmed >= TRIM_AFTER_CALLS && now >= s->next_trim_ns) {
+      malloc_trim(0);
+      s->calls_closed_untrimmed = 0;
+      s->next_trim_ns = now + TRIM_EVERY_NS;
+    }
     if (s->config.tls && s->config.worker == 0 && now >= s->next_tls_poll_ns) {
       server_tls_poll(s->config.tls);
       s->next_tls_poll_ns = now + TLS_POLL_NS;

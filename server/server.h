@@ -67,6 +67,8 @@ typedef struct opal_server {
   loop_wakeup *store_wakeup; /* the store's thread has loads for the loop */
   loop_op store_op;
   int64_t next_tls_poll_ns; /* worker 0 looks at the TLS files */
+  unsigned calls_closed_untrimmed; /* since memory last went back (malloc_trim) */
+  int64_t next_trim_ns;
 } opal_server;
 
 /* Logs "listening on HOST:PORT (lead …, N modes[, K workers])": the line

@@ -35,6 +35,7 @@ typedef struct connection {
   int next_same_port; /* descriptor of the next one on the port's chain, or -1 */
   unsigned open_index; /* in open_fds */
   unsigned calls_open;
+  unsigned calls_refused; /* in this reset window */
   int64_t idle_since_ns;
   unsigned resets;
   int64_t reset_window_ns;
@@ -270,16 +271,29 @@ void connections_refused_no_fd(connections *t) {
 
 /* ---- calls ---- */
 
+/* Starts a new window for resets and refusals when the last one is over. */
+static void roll_window(connection *c, int64_t now) {
+  if (now - c->reset_window_ns <= CONNECTIONS_RESET_WINDOW_NS) return;
+  c->reset_window_ns = now;
+  c->resets = 0;
+  c->calls_refused = 0;
+}
+
 static const char *too_many_calls(connections *t, connection *c, int64_t now) {
   static _Thread_local char why[160];
   snprintf(why, sizeof why, "too many calls on one connection (at most %u open at once)",
            t->limits.max_calls);
   t->counts.calls_refused++;
+  roll_window(c, now);
   char what[240];
-  if (c->calls_open >= FLOOD_FACTOR * t->limits.max_calls && !c->shut) {
+  /* A client that obeys MAX_CONCURRENT_STREAMS is refused a few calls at
+   * most, before it has read it; a flood is refused call after call. */
+  if (++c->calls_refused > FLOOD_FACTOR * t->limits.max_calls && !c->shut) {
     t->counts.closed_streams++;
-    snprintf(what, sizeof what, "closed connection peer=%s:%d: %u calls open at once (limit %u)",
-             c->peer.ip, c->peer.port, c->calls_open, t->limits.max_calls);
+    snprintf(what, sizeof what,
+             "closed connection peer=%s:%d: %u calls refused within %lld s (at most %u open at once)",
+             c->peer.ip, c->peer.port, c->calls_refused,
+             (long long)(CONNECTIONS_RESET_WINDOW_NS / NS_PER_SEC), t->limits.max_calls);
     report_event(t, R_STREAMS, now, what);
     end_connection(t, c);
   } else {
@@ -294,7 +308,10 @@ const char *connections_call_opened(connections *t, const char *peer, int64_t no
   const char *why = NULL;
   connection *c = find(t, peer);
   if (c) {
-    if (c->calls_open >= t->limits.max_calls) why = too_many_calls(t, c, now);
+    /* gRPC may still hand over calls it read before the end: they go at
+     * once, for less than a device's admission costs. */
+    if (c->shut) why = "connection closed by the server (over a limit)";
+    else if (c->calls_open >= t->limits.max_calls) why = too_many_calls(t, c, now);
     c->calls_open++; /* refused calls too: each closes through call_closed */
   }
   pthread_mutex_unlock(&t->mu);
@@ -303,10 +320,7 @@ const char *connections_call_opened(connections *t, const char *peer, int64_t no
 
 static void count_reset(connections *t, connection *c, int64_t now) {
   if (!t->limits.max_resets) return;
-  if (now - c->reset_window_ns > CONNECTIONS_RESET_WINDOW_NS) {
-    c->reset_window_ns = now;
-    c->resets = 0;
-  }
+  roll_window(c, now);
   if (++c->resets <= t->limits.max_resets || c->shut) return;
   t->counts.closed_resets++;
   char what[200];

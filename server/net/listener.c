@@ -22,6 +22,8 @@
 
 /* How often connections are swept (connections_sweep). */
 #define SWEEP_EVERY_MS 1000
+/* A connection's kernel receive buffer (see hand_on). */
+#define RECEIVE_BUFFER_BYTES 16384
 /* Accepts in a row before the stop flag and the sweep get a look. */
 #define ACCEPT_BATCH 256
 
@@ -131,6 +133,12 @@ static void hand_on(listener *l, int listen_fd, int fd, const struct sockaddr_st
   int one = 1;
   /* Audio packets go out as they are written, not batched by Nagle. */
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  /* gRPC core reads all a socket holds before the server hears of any
+   * call in it: a small buffer keeps a flood's burst (thousands of streams
+   * opened and reset) to what the limits can stop in time. Devices send
+   * a few bytes a second; the kernel doubles it. */
+  int receive_buffer = RECEIVE_BUFFER_BYTES;
+  setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &receive_buffer, sizeof receive_buffer);
   if (!connections_admit(l->connections, fd, (const struct sockaddr *)peer, clock_now_ns())) {
     close(fd);
     return;
