@@ -112,6 +112,18 @@ static server_tls *open_tls(const server_options *opts, char *err, size_t err_le
   return server_tls_open(&paths, &reload_signals, err, err_len);
 }
 
+/* What the limits refused and ended, for the last lines of the log. */
+static void log_connection_counts(connections *conns) {
+  connection_counts n = connections_counts(conns);
+  log_info("connections: %llu accepted; refused %llu at --max-connections, %llu at "
+           "--max-connections-per-ip, %llu with no descriptor left; closed %llu idle, %llu for "
+           "call floods, %llu for resets; %llu calls refused",
+           (unsigned long long)n.accepted, (unsigned long long)n.refused_full,
+           (unsigned long long)n.refused_ip, (unsigned long long)n.refused_no_fd,
+           (unsigned long long)n.closed_idle, (unsigned long long)n.closed_streams,
+           (unsigned long long)n.closed_resets, (unsigned long long)n.calls_refused);
+}
+
 /* Serves with `set` and `sounds` on `l` until a stop signal. The exit code. */
 static int serve(const server_options *opts, worker_set *set, const sound_library *sounds,
                  server_tls *tls, listener *l, connections *conns) {
@@ -126,6 +138,7 @@ static int serve(const server_options *opts, worker_set *set, const sound_librar
       .listen = opts->listen, .lead_ns = opts->lead_ms * NS_PER_MS, .sounds = sounds, .tls = tls};
   int rc = workers_run(set, &config, l, conns);
   listener_close(l);
+  log_connection_counts(conns);
   grpc_shutdown();
   return rc;
 }

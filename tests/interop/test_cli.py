@@ -43,7 +43,9 @@ class CommandLineTests(unittest.TestCase):
         rc, out, err = run("--help")
         self.assertEqual(rc, 0)
         self.assertEqual(err, "")
-        for flag in ("--listen", "--assets", "--lead-ms", "--log-level", "--help", "--version"):
+        for flag in ("--listen", "--assets", "--lead-ms", "--log-level", "--help", "--version",
+                     "--max-connections", "--max-connections-per-ip", "--max-calls-per-connection",
+                     "--idle-timeout", "--max-resets"):
             self.assertIn(flag, out)
 
     def test_version(self):
@@ -61,10 +63,22 @@ class CommandLineTests(unittest.TestCase):
             (("--log-level", "chatty"), "--log-level"),
             (("--assets",), "--assets"),
             (("--replica-name", "two words"), "--replica-name"),
+            (("--max-connections", "0"), "--max-connections"),
+            (("--max-connections-per-ip", "many"), "--max-connections-per-ip"),
+            (("--max-calls-per-connection", "2"), "--max-calls-per-connection"),
+            (("--idle-timeout", "-1"), "--idle-timeout"),
+            (("--max-resets", "1e3"), "--max-resets"),
         ]
         for args, flag in cases:
             rc, _, err = run(*args)
             self.assertOneLineError(rc, err, 2, flag)
+
+    def test_max_connections_above_the_open_file_limit(self):
+        p = subprocess.run(["prlimit", "--nofile=1000:1000", "--", SERVER, "--listen", "127.0.0.1:0",
+                            "--store", "memory", "--max-connections", "5000"],
+                           capture_output=True, text=True, timeout=20)
+        self.assertOneLineError(p.returncode, p.stderr, 2, "--max-connections 5000",
+                                "open-file limit (1000)", "928")
 
     def test_port_in_use(self):
         with socket.socket() as taken:
