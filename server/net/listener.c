@@ -122,11 +122,12 @@ static bool refuse_one(listener *l, int listen_fd) {
   if (l->spare_fd < 0) return false;
   close(l->spare_fd);
   int fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
-  if (fd >= 0) close(fd);
+  if (fd >= 0) {
+    connections_refused_no_fd(l->connections);
+    close(fd);
+  }
   l->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return false;
-  connections_refused_no_fd(l->connections);
-  return true;
+  return fd >= 0;
 }
 
 static void hand_on(listener *l, int listen_fd, int fd, const struct sockaddr_storage *peer) {
