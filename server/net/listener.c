@@ -32,8 +32,10 @@
 static int bind_one(const struct addrinfo *ai, int port) {
   int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
   if (fd < 0) return -errno;
-  int one = 1;
+  int one = 1, zero = 0;
   setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  /* [::] takes IPv4 too, whatever the host's default. */
+  if (ai->ai_family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
   struct sockaddr_storage sa;
   memcpy(&sa, ai->ai_addr, ai->ai_addrlen);
   /* Every address listens on the port the first one got. */
@@ -69,6 +71,7 @@ static int bind_all(listener *l, const struct addrinfo *list, int port, const ch
     if (fd == -EADDRINUSE) {
       snprintf(err, err_len, "--listen %s: port %d is already in use", listen, port);
       close_sockets(l);
+      l->port = -EADDRINUSE; /* no other address is worth a try */
       return -1;
     }
     if (fd < 0) {
@@ -86,16 +89,10 @@ static int bind_all(listener *l, const struct addrinfo *list, int port, const ch
   return 0;
 }
 
-int listener_open(listener *l, const char *listen, char *err, size_t err_len) {
-  memset(l, 0, sizeof *l);
-  l->wake_fd = l->spare_fd = -1;
-  char host[256], port_text[8];
-  int port;
-  const char *why = cli_split_host_port(listen, host, sizeof host, &port);
-  if (why) {
-    snprintf(err, err_len, "--listen %s: %s", listen, why);
-    return -1;
-  }
+/* Binds every address `host` resolves to. */
+static int bind_host(listener *l, const char *host, int port, const char *listen, char *err,
+                     size_t err_len) {
+  char port_text[8];
   snprintf(port_text, sizeof port_text, "%d", port);
   struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE};
   struct addrinfo *list;
@@ -106,6 +103,24 @@ int listener_open(listener *l, const char *listen, char *err, size_t err_len) {
   }
   int rc = bind_all(l, list, port, listen, err, err_len);
   freeaddrinfo(list);
+  return rc;
+}
+
+int listener_open(listener *l, const char *listen, char *err, size_t err_len) {
+  memset(l, 0, sizeof *l);
+  l->wake_fd = l->spare_fd = -1;
+  char host[256];
+  int port;
+  const char *why = cli_split_host_port(listen, host, sizeof host, &port);
+  if (why) {
+    snprintf(err, err_len, "--listen %s: %s", listen, why);
+    return -1;
+  }
+  /* Any address, as gRPC means it: one dual-stack [::] socket, or IPv4
+   * alone on a host without IPv6. */
+  bool any = strcmp(host, "0.0.0.0") == 0 || strcmp(host, "::") == 0;
+  int rc = bind_host(l, any ? "::" : host, port, listen, err, err_len);
+  if (rc != 0 && any && l->port != -EADDRINUSE) rc = bind_host(l, "0.0.0.0", port, listen, err, err_len);
   if (rc != 0) return -1;
   l->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   l->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);

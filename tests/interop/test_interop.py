@@ -48,7 +48,7 @@ ASSETS = os.environ.get("OPAL_ASSETS") or os.path.join(REPO, "assets")
 WRAPPER = shlex.split(os.environ.get("OPAL_SERVER_WRAPPER", ""))
 LEAD_MS_ENV = os.environ.get("OPAL_LEAD_MS")
 LEAD = (int(LEAD_MS_ENV) if LEAD_MS_ENV else 150) / 1000.0
-START_TIMEOUT = 30.0 if WRAPPER else 15.0
+START_TIMEOUT = 90.0 if WRAPPER else 15.0
 STOP_TIMEOUT = 30.0 if WRAPPER else 10.0
 # Waiting (not asserted latency bounds) gets more room under a wrapper.
 SLOW = 3.0 if WRAPPER else 1.0
