@@ -1,6 +1,7 @@
 #include "server.h"
 
 #include <grpc/grpc_security.h>
+#include <grpc/support/alloc.h>
 #include <grpc/support/time.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -124,12 +125,13 @@ static void admit(opal_server *s, call_request *r) {
     reject(s, r->call, r->method, GRPC_STATUS_INVALID_ARGUMENT, problem);
     return;
   }
-  char via[DEVICE_LINK_VIA_MAX + 1];
+  char via[DEVICE_LINK_VIA_MAX + 1], why[300];
   take_via(&r->metadata, via);
-  device *d = devices_get(&s->devices, id);
+  char *peer = grpc_call_get_peer(r->call);
+  device *d = devices_get(&s->devices, id, peer, why, sizeof why);
+  gpr_free(peer);
   if (!d) {
-    reject(s, r->call, r->method, GRPC_STATUS_RESOURCE_EXHAUSTED,
-           "too many devices connected (or server out of memory)");
+    reject(s, r->call, r->method, GRPC_STATUS_RESOURCE_EXHAUSTED, why);
     return;
   }
   switch (r->method) {
@@ -255,7 +257,10 @@ int server_start(opal_server *s, const server_config *config, char *err, size_t 
   memset(s, 0, sizeof *s);
   s->config = *config;
   s->shutdown_op.fn = on_shutdown;
-  devices_init(&s->devices, config->sounds, config->lead_ns, SERVER_MAX_DEVICES, config->store);
+  /* Each worker remembers its share: the flag bounds the process. */
+  size_t workers = config->workers > 1 ? config->workers : 1;
+  devices_init(&s->devices, config->sounds, config->lead_ns,
+               (config->max_devices + workers - 1) / workers, config->store, config->new_devices);
   s->grpc = create_grpc_server(config->workers > 1);
   s->cq = grpc_completion_queue_create_for_next(NULL);
   s->store_op.fn = on_store_results;

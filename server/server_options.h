@@ -6,6 +6,7 @@
 #include <stdio.h>
 
 #include "cli_args.h"
+#include "devices/token_bucket.h"
 #include "log.h"
 
 #define OPAL_VERSION "0.1.0"
@@ -13,6 +14,10 @@
 #define SERVER_DEFAULT_LEAD_MS 150
 #define SERVER_MAX_LEAD_MS 5000
 #define SERVER_MAX_WORKERS 256
+/* Devices remembered at once, connected or not (a few hundred bytes each;
+ * docs/security.md, "Devices: capacity, eviction and new-device rate"). */
+#define SERVER_DEFAULT_MAX_DEVICES 100000
+#define SERVER_MAX_MAX_DEVICES 100000000
 
 typedef struct server_options {
   const char *listen;
@@ -24,6 +29,8 @@ typedef struct server_options {
   const char *tls_cert, *tls_key; /* both or neither: TLS, else plaintext */
   const char *client_ca;          /* with TLS: mutual TLS, ids from certificates */
   log_level log_level;
+  long max_devices;              /* --max-devices, for the whole process */
+  token_rate new_devices_per_ip; /* --new-devices-per-ip; per_s 0: unlimited */
 } server_options;
 
 /* --replica-name, or HOSTNAME:PORT (the port of --listen). */

@@ -76,7 +76,7 @@ static void on_message(void *ctx, const void *msg) {
     }
     break;
   case MSG_RECORD:
-    devices_loaded(ds, m->id, &m->record);
+    devices_handed(ds, m->id, &m->record);
     break;
   case MSG_NONE:
     devices_handover_none(ds, m->id);
