@@ -20,10 +20,21 @@ static bool can_forget(const device *d, void *ctx) {
   return forget_loses_nothing(d, device_store_keeps(&ds->kept));
 }
 
+static void unlink_playing(device *d);
+
+/* registry_forget_fn: whatever the registry forgets, by need or sweep. */
+static void forgetting(device *d, void *ctx) {
+  devices *ds = ctx;
+  unlink_playing(d);
+  log_debug("forget device=%s mode=%u", d->id, d->state.mode);
+  if (ds->owner.release && !d->foreign) ds->owner.release(ds->owner.ctx, d->id);
+}
+
 void devices_init(devices *ds, const sound_library *sounds, int64_t lead_ns, size_t limit,
                   store *st, new_devices *rate) {
   memset(ds, 0, sizeof *ds);
-  registry_init(&ds->registry, limit, can_forget, ds);
+  registry_hooks hooks = {.can_forget = can_forget, .forgetting = forgetting, .ctx = ds};
+  registry_init(&ds->registry, limit, &hooks);
   ds->sounds = sounds;
   ds->lead_ns = lead_ns;
   ds->log_tag = "";
@@ -50,15 +61,6 @@ static void claim(devices *ds, device *d, bool is_new) {
   }
 }
 
-static void unlink_playing(device *d);
-
-/* Lets go of a disconnected device for good. */
-static void forget(device *d) {
-  unlink_playing(d);
-  log_debug("forget device=%s mode=%u", d->id, d->state.mode);
-  registry_forget(&d->devices->registry, d);
-}
-
 /* The device has no open call (any more): forgotten at once, or listed
  * as spare or kept, by forget_rule.h. It may be gone on return. */
 static void settle(device *d) {
@@ -66,7 +68,7 @@ static void settle(device *d) {
   bool kept = device_store_keeps(&d->devices->kept);
   int64_t now = clock_now_ns();
   if (!d->offline) registry_offline(r, d, false, now);
-  if (forget_at_once(d, kept)) forget(d);
+  if (forget_at_once(d, kept)) registry_forget(r, d);
   else if (forget_loses_nothing(d, kept)) registry_spare(r, d, now);
 }
 

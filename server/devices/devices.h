@@ -28,6 +28,8 @@ typedef struct devices_owner_hooks {
   /* Claims `id` for this set. True when another set had it: its record
    * then comes through devices_loaded, or devices_handover_none. */
   bool (*claim)(void *ctx, const char *id);
+  /* This set forgot `id` (NULL: nothing to tell). */
+  void (*release)(void *ctx, const char *id);
 } devices_owner_hooks;
 
 /* What the set refused and gave back, logged at shutdown; a plain struct

@@ -9,11 +9,10 @@
 
 #define MIN_BUCKETS 64
 
-void registry_init(registry *r, size_t limit, registry_check_fn can_forget, void *ctx) {
+void registry_init(registry *r, size_t limit, const registry_hooks *hooks) {
   memset(r, 0, sizeof *r);
   r->limit = limit;
-  r->can_forget = can_forget;
-  r->check_ctx = ctx;
+  r->hooks = *hooks;
 }
 
 /* Moves every device into a table of `n` buckets. -1 when out of memory
@@ -92,6 +91,7 @@ void registry_online(registry *r, device *d) {
 }
 
 void registry_forget(registry *r, device *d) {
+  r->hooks.forgetting(d, r->hooks.ctx);
   registry_online(r, d);
   device **link = &r->buckets[device_id_hash(d->id) & (r->bucket_count - 1)];
   while (*link != d) link = &(*link)->hash_next;
@@ -106,7 +106,7 @@ void registry_forget(registry *r, device *d) {
 static bool make_room(registry *r) {
   while (r->spare.head) {
     device *d = r->spare.head;
-    if (r->can_forget(d, r->check_ctx)) {
+    if (r->hooks.can_forget(d, r->hooks.ctx)) {
       registry_forget(r, d);
       return true;
     }
@@ -138,7 +138,7 @@ size_t registry_sweep(registry *r, int64_t before_ns) {
   size_t forgotten = 0;
   while (r->spare.head && r->spare.head->listed_ns < before_ns) {
     device *d = r->spare.head;
-    if (r->can_forget(d, r->check_ctx)) {
+    if (r->hooks.can_forget(d, r->hooks.ctx)) {
       registry_forget(r, d);
       forgotten++;
     } else {
@@ -164,5 +164,6 @@ void registry_clear(registry *r) {
     }
   }
   free(r->buckets);
-  registry_init(r, r->limit, r->can_forget, r->check_ctx);
+  registry_hooks hooks = r->hooks;
+  registry_init(r, r->limit, &hooks);
 }

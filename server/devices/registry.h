@@ -19,6 +19,14 @@ struct device;
 
 /* True when forgetting `d` now loses nothing. */
 typedef bool (*registry_check_fn)(const struct device *d, void *ctx);
+/* `d` is about to be freed: its owner lets go of what it holds. */
+typedef void (*registry_forget_fn)(struct device *d, void *ctx);
+
+typedef struct registry_hooks {
+  registry_check_fn can_forget;
+  registry_forget_fn forgetting;
+  void *ctx;
+} registry_hooks;
 
 typedef struct device_list {
   struct device *head, *tail; /* head: on the list longest */
@@ -30,14 +38,14 @@ typedef struct registry {
   size_t count;
   size_t limit; /* 0: no limit */
   device_list spare, kept; /* devices with no open call */
-  registry_check_fn can_forget;
-  void *check_ctx;
+  registry_hooks hooks;
   uint64_t forgotten; /* devices forgotten so far, for the counters */
 } registry;
 
 /* An empty registry of at most `limit` devices (0: no limit) that asks
- * `can_forget` (with `ctx`) before forgetting one. */
-void registry_init(registry *r, size_t limit, registry_check_fn can_forget, void *ctx);
+ * hooks->can_forget before forgetting one, and tells hooks->forgetting
+ * (copied). */
+void registry_init(registry *r, size_t limit, const registry_hooks *hooks);
 
 /* The device with `id`, or NULL. */
 struct device *registry_find(const registry *r, const char *id);
@@ -55,7 +63,7 @@ void registry_spare(registry *r, struct device *d, int64_t now_ns);
 /* The device has an open call again: it leaves its list. */
 void registry_online(registry *r, struct device *d);
 
-/* Frees `d` (its owner has let go of everything it held). */
+/* Frees `d`, after hooks->forgetting. */
 void registry_forget(registry *r, struct device *d);
 
 /* Forgets the spare devices that joined before `before_ns` and may be

@@ -20,6 +20,19 @@ static bool check(const device *d, void *ctx) {
 
 static bool memory_store = false, persistent_store = true;
 
+/* The last device the registry was about to free, by any path. */
+static char last_forgotten[DEVICE_ID_MAX_LEN + 1];
+static void forgetting(device *d, void *ctx) {
+  (void)ctx;
+  snprintf(last_forgotten, sizeof last_forgotten, "%s", d->id);
+}
+
+static void init(registry *r, size_t limit, bool *kept) {
+  registry_hooks hooks = {.can_forget = check, .forgetting = forgetting, .ctx = kept};
+  registry_init(r, limit, &hooks);
+  last_forgotten[0] = '\0';
+}
+
 static device *add(registry *r, const char *id) {
   bool full;
   device *d = registry_add(r, id, &full);
@@ -37,7 +50,7 @@ static void disconnect(registry *r, device *d, bool kept, int64_t now_ns) {
 static void add_creates_once(void **unused) {
   (void)unused;
   registry r;
-  registry_init(&r, 0, check, &memory_store);
+  init(&r, 0, &memory_store);
   assert_null(registry_find(&r, "a"));
   device *a = add(&r, "a");
   assert_string_equal(a->id, "a");
@@ -54,7 +67,7 @@ static void add_creates_once(void **unused) {
 static void ten_thousand_devices_come_and_go(void **unused) {
   (void)unused;
   registry r;
-  registry_init(&r, 0, check, &memory_store);
+  init(&r, 0, &memory_store);
   char id[32];
   for (int i = 0; i < 10000; i++) {
     snprintf(id, sizeof id, "dev-%d", i);
@@ -85,7 +98,7 @@ static void ten_thousand_devices_come_and_go(void **unused) {
 static void full_registry_keeps_a_remembered_mode(void **unused) {
   (void)unused;
   registry r;
-  registry_init(&r, 3, check, &memory_store);
+  init(&r, 3, &memory_store);
   device *a = add(&r, "a"), *b = add(&r, "b");
   add(&r, "c");
   a->state.mode = 1;
@@ -95,6 +108,7 @@ static void full_registry_keeps_a_remembered_mode(void **unused) {
   assert_true(b->spare);
   add(&r, "d"); /* b had nothing worth keeping: it made the room */
   assert_null(registry_find(&r, "b"));
+  assert_string_equal(last_forgotten, "b");
   bool full;
   assert_null(registry_add(&r, "e", &full));
   assert_true(full);
@@ -110,7 +124,7 @@ static void full_registry_keeps_a_remembered_mode(void **unused) {
 static void written_devices_make_room(void **unused) {
   (void)unused;
   registry r;
-  registry_init(&r, 2, check, &persistent_store);
+  init(&r, 2, &persistent_store);
   device *a = add(&r, "a"), *b = add(&r, "b");
   a->state.mode = 1;
   a->version = 1; /* a change, not yet written */
@@ -133,7 +147,7 @@ static void written_devices_make_room(void **unused) {
 static void sweep_forgets_what_was_spare_long_enough(void **unused) {
   (void)unused;
   registry r;
-  registry_init(&r, 0, check, &persistent_store);
+  init(&r, 0, &persistent_store);
   device *a = add(&r, "a"), *b = add(&r, "b"), *c = add(&r, "c");
   for (int i = 0; i < 3; i++) {
     device *d = (device *[]){a, b, c}[i];
@@ -145,6 +159,7 @@ static void sweep_forgets_what_was_spare_long_enough(void **unused) {
   registry_offline(&r, c, true, 50); /* c came back and went again */
   assert_int_equal(registry_sweep(&r, 31), 1);
   assert_null(registry_find(&r, "a"));
+  assert_string_equal(last_forgotten, "a");
   assert_ptr_equal(registry_find(&r, "b"), b);
   assert_false(b->spare);
   assert_ptr_equal(registry_find(&r, "c"), c);
