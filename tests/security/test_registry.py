@@ -222,6 +222,22 @@ class RegistryTest(unittest.TestCase):
                             "RSS %d -> %d -> %d KiB" % (before, peak, after))
 
 
+class RegistryFlagsTest(unittest.TestCase):
+    def test_bad_values_name_the_flag(self):
+        for args in (("--max-devices", "0"), ("--max-devices", "lots"),
+                     ("--new-devices-per-ip", "-1"), ("--new-devices-per-ip", "10/0"),
+                     ("--new-devices-per-ip", "fast"), ("--new-devices-per-ip", "10/"),
+                     ("--new-devices-per-ip", "nan")):
+            p = subprocess.run([SERVER, *args], capture_output=True, text=True, timeout=20)
+            self.assertEqual(p.returncode, 2, (args, p.stderr))
+            self.assertRegex(p.stderr, r"^opal-server: %s: expected .*\(got '" % re.escape(args[0]))
+
+    def test_help_names_the_defaults(self):
+        out = subprocess.run([SERVER, "--help"], capture_output=True, text=True, timeout=20).stdout
+        self.assertRegex(out, r"--max-devices N[^\n]*\n(.*\n)*.*default 100000")
+        self.assertRegex(out, r"--new-devices-per-ip RATE\[/BURST\]\n(.*\n)*.*default 1000/2000")
+
+
 class Ipv6Server(ServerProcess):
     """The server on [::1] instead of 127.0.0.1."""
 
