@@ -164,12 +164,13 @@ class RegistryTest(unittest.TestCase):
         # One source address for the whole flood.
         flood = self.flood(["fast-%d" % i for i in range(200)], connections_per_source=1000)
         started = time.monotonic()
-        flood.open()
+        flood.open().settle()
+        # The server saw them all by the end of settle: at most what
+        # refilled until then beyond the burst.
         elapsed = time.monotonic() - started
-        flood.settle()
         admitted = len(flood.admitted())
         self.assertGreaterEqual(admitted, burst)
-        self.assertLessEqual(admitted, burst + rate * (elapsed + 0.5) + 1, "in %.2f s" % elapsed)
+        self.assertLessEqual(admitted, burst + rate * elapsed + 1, "in %.2f s" % elapsed)
         self.assert_refusals(flood.refused(), "arrive faster than %d/s" % rate)
         self.assertRegex(flood.refused()[0][2], r"new devices from 127\.0\.\d+\.\d+ arrive")
         time.sleep(1.5)  # 30 tokens back
@@ -199,7 +200,7 @@ class RegistryTest(unittest.TestCase):
     def test_memory_is_given_back(self):
         """Many ids held at once, then gone: the server's RSS comes back near
         where it started (glibc keeps freed chunks unless told)."""
-        count = 10000 if ASAN else 20000
+        count = 10000
         self.start_server("--new-devices-per-ip", "0")
         b = self.bystander(seconds=12 if ASAN else 8)
         time.sleep(0.5)
@@ -217,7 +218,7 @@ class RegistryTest(unittest.TestCase):
         print("RSS: %d KiB before, %d KiB with %d ids held, %d KiB after they went%s"
               % (before, peak, count, after, " (ASan: not bounded)" if ASAN else ""))
         if not ASAN:
-            self.assertGreater(peak - before, 20000, "the flood did not cost memory: a test of nothing")
+            self.assertGreater(peak - before, 40000, "the flood did not cost memory: a test of nothing")
             self.assertLess(after - before, 0.25 * (peak - before) + 16384,
                             "RSS %d -> %d -> %d KiB" % (before, peak, after))
 
