@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "devices/new_devices.h"
 #include "grpc_log.h"
 #include "log.h"
 #include "net/connections.h"
@@ -134,12 +135,20 @@ static int serve(const server_options *opts, worker_set *set, const sound_librar
   stop_signal_install(true);
   grpc_log_route();
   grpc_init();
-  server_config config = {
-      .listen = opts->listen, .lead_ns = opts->lead_ms * NS_PER_MS, .sounds = sounds, .tls = tls};
+  new_devices *rate = opts->new_devices_per_ip.per_s > 0
+                          ? new_devices_create(&opts->new_devices_per_ip)
+                          : NULL;
+  server_config config = {.listen = opts->listen,
+                          .lead_ns = opts->lead_ms * NS_PER_MS,
+                          .sounds = sounds,
+                          .tls = tls,
+                          .max_devices = (size_t)opts->max_devices,
+                          .new_devices = rate};
   int rc = workers_run(set, &config, l, conns);
   listener_close(l);
   log_connection_counts(conns);
   grpc_shutdown();
+  new_devices_free(rate);
   return rc;
 }
 

@@ -87,3 +87,16 @@ int owners_claim(owners *o, const char *id, int worker) {
   pthread_mutex_unlock(&o->lock);
   return before;
 }
+
+void owners_release(owners *o, const char *id, int worker) {
+  pthread_mutex_lock(&o->lock);
+  owner_entry **link = &o->buckets[device_id_hash(id) & (o->bucket_count - 1)];
+  while (*link && strcmp((*link)->id, id) != 0) link = &(*link)->next;
+  owner_entry *e = *link;
+  if (e && e->worker == worker) {
+    *link = e->next;
+    o->count--;
+    free(e);
+  }
+  pthread_mutex_unlock(&o->lock);
+}

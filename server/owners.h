@@ -20,4 +20,8 @@ void owners_destroy(owners *o);
  * before, or -1 for none. */
 int owners_claim(owners *o, const char *id, int worker);
 
+/* `worker` forgot `id`: the entry goes if that worker still owns it (so a
+ * flood of ids does not stay in this table after the workers forgot them). */
+void owners_release(owners *o, const char *id, int worker);
+
 #endif

@@ -137,12 +137,15 @@ static void admit(opal_server *s, call_request *r) {
     reject(s, r->call, r->method, GRPC_STATUS_INVALID_ARGUMENT, problem);
     return;
   }
-  char via[DEVICE_LINK_VIA_MAX + 1];
+  char via[DEVICE_LINK_VIA_MAX + 1], why[300];
   take_via(&r->metadata, via);
-  device *d = devices_get(&s->devices, id);
+  char *peer = grpc_call_get_peer(r->call);
+  device *d = devices_get(&s->devices, id, peer, why, sizeof why);
+  gpr_free(peer);
   if (!d) {
-    reject(s, r->call, r->method, GRPC_STATUS_RESOURCE_EXHAUSTED,
-           "too many devices connected (or server out of memory)");
+    /* Quiet: devices_get logs these once in a while, since a flood of
+     * ids must not write a line per call. */
+    end_call(s, r->call, r->method, GRPC_STATUS_RESOURCE_EXHAUSTED, why, true);
     return;
   }
   switch (r->method) {
@@ -294,7 +297,10 @@ int server_start(opal_server *s, const server_config *config, char *err, size_t 
   memset(s, 0, sizeof *s);
   s->config = *config;
   s->shutdown_op.fn = on_shutdown;
-  devices_init(&s->devices, config->sounds, config->lead_ns, SERVER_MAX_DEVICES, config->store);
+  /* Each worker remembers its share: the flag bounds the process. */
+  size_t workers = config->workers > 1 ? config->workers : 1;
+  devices_init(&s->devices, config->sounds, config->lead_ns,
+               (config->max_devices + workers - 1) / workers, config->store, config->new_devices);
   s->live_calls.closed = on_call_closed;
   s->live_calls.closed_ctx = s;
   s->grpc = create_grpc_server(s);

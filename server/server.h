@@ -22,10 +22,6 @@
 /* Messages the server accepts; anything larger fails its call with
  * RESOURCE_EXHAUSTED. The largest legal message is a DeviceStatus (~80 B). */
 #define SERVER_MAX_RECEIVE_BYTES (64 * 1024)
-/* Devices remembered at once (a few hundred bytes each); past this, the
- * device disconnected longest forgets its mode. */
-#define SERVER_MAX_DEVICES 100000
-
 typedef struct server_config {
   const char *listen;          /* HOST:PORT, as given */
   int port;                    /* the port the listener bound */
@@ -49,6 +45,12 @@ typedef struct server_config {
    * to the queue (before it is destroyed), or NULL. */
   void (*closing)(void *ctx);
   void *closing_ctx;
+  /* Devices remembered at once by the whole process (--max-devices; each
+   * of K workers remembers its share), and the rate of new devices per
+   * peer (--new-devices-per-ip; borrowed, shared by the workers, NULL: no
+   * limit). devices/devices.h says what happens past either. */
+  size_t max_devices;
+  new_devices *new_devices;
 } server_config;
 
 typedef struct opal_server {

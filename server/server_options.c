@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "cli_args.h"
+#include "devices/new_devices.h"
 #include "store/store.h"
 
 static const char usage[] =
@@ -35,6 +36,15 @@ static const char usage[] =
     "                       (default HOSTNAME:PORT, the port of --listen;\n"
     "                       HOSTNAME:PID with port 0)\n"
     "Limits against hostile or broken clients (docs/security.md):\n"
+    "  --max-devices N      devices remembered at once, connected or not, 1..10^8\n"
+    "                       (default 100000); past it a disconnected device is\n"
+    "                       forgotten only if that loses nothing (mode 0, or\n"
+    "                       its mode written to the store), else new devices\n"
+    "                       get RESOURCE_EXHAUSTED\n"
+    "  --new-devices-per-ip RATE[/BURST]\n"
+    "                       new device ids one peer address (an IPv6 /64) may\n"
+    "                       bring a second, and in one burst (default 1000/2000;\n"
+    "                       BURST defaults to twice RATE; 0: unlimited)\n"
     "  --max-connections N  connections at once, past it new ones are closed\n"
     "                       (default: the open-file limit less what the server\n"
     "                       needs for itself)\n"
@@ -53,8 +63,8 @@ static const char usage[] =
     "  --version            show the version and exit\n";
 
 enum { OPT_LISTEN = 1, OPT_ASSETS, OPT_LEAD, OPT_STORE, OPT_WORKERS, OPT_REPLICA, OPT_TLS_CERT,
-       OPT_TLS_KEY, OPT_CLIENT_CA, OPT_MAX_CONNECTIONS, OPT_MAX_PER_IP, OPT_MAX_CALLS, OPT_IDLE, OPT_MAX_RESETS,
-       OPT_LOG, OPT_HELP, OPT_VERSION };
+       OPT_TLS_KEY, OPT_CLIENT_CA, OPT_MAX_CONNECTIONS, OPT_MAX_PER_IP, OPT_MAX_CALLS, OPT_IDLE,
+       OPT_MAX_RESETS, OPT_MAX_DEVICES, OPT_NEW_DEVICES, OPT_LOG, OPT_HELP, OPT_VERSION };
 
 static const struct option long_options[] = {
     {"listen", required_argument, NULL, OPT_LISTEN},
@@ -72,6 +82,8 @@ static const struct option long_options[] = {
     {"idle-timeout", required_argument, NULL, OPT_IDLE},
     {"max-resets", required_argument, NULL, OPT_MAX_RESETS},
     {"log-level", required_argument, NULL, OPT_LOG},
+    {"max-devices", required_argument, NULL, OPT_MAX_DEVICES},
+    {"new-devices-per-ip", required_argument, NULL, OPT_NEW_DEVICES},
     {"help", no_argument, NULL, OPT_HELP},
     {"version", no_argument, NULL, OPT_VERSION},
     {NULL, 0, NULL, 0},
@@ -88,6 +100,25 @@ static cli_result take_workers(const char *arg, server_options *o, char *err, si
   if (!cli_parse_long(arg, 1, SERVER_MAX_WORKERS, &k))
     return cli_bad(err, len, "--workers", "expected 1 to 256, or auto", arg);
   o->workers = (unsigned)k;
+  return CLI_RUN;
+}
+
+/* RATE[/BURST]: RATE 0 is no limit; BURST defaults to twice RATE. */
+static cli_result take_new_devices(const char *arg, server_options *o, char *err, size_t len) {
+  static const char expected[] = "expected RATE[/BURST]: new devices a second, 0 to 1000000 "
+                                 "(0: unlimited), and a burst of 1 to 10000000";
+  char rate[64];
+  const char *slash = strchr(arg, '/');
+  size_t n = slash ? (size_t)(slash - arg) : strlen(arg);
+  double per_s, burst;
+  if (n >= sizeof rate) return cli_bad(err, len, "--new-devices-per-ip", expected, arg);
+  memcpy(rate, arg, n);
+  rate[n] = '\0';
+  if (!cli_parse_double(rate, 0, 1e6, &per_s) ||
+      (slash && !cli_parse_double(slash + 1, 1, 1e7, &burst)))
+    return cli_bad(err, len, "--new-devices-per-ip", expected, arg);
+  if (!slash) burst = per_s * 2 < 1 ? 1 : per_s * 2;
+  o->new_devices_per_ip = (token_rate){.per_s = per_s, .burst = burst};
   return CLI_RUN;
 }
 
@@ -175,6 +206,12 @@ static cli_result take(int opt, const char *arg, void *ctx, FILE *out, char *err
   case OPT_IDLE:
   case OPT_MAX_RESETS:
     return take_limit(opt, arg, o, err, len);
+  case OPT_MAX_DEVICES:
+    if (!cli_parse_long(arg, 1, SERVER_MAX_MAX_DEVICES, &o->max_devices))
+      return cli_bad(err, len, "--max-devices", "expected 1 to 100000000", arg);
+    return CLI_RUN;
+  case OPT_NEW_DEVICES:
+    return take_new_devices(arg, o, err, len);
   case OPT_LOG:
     if (!log_level_parse(arg, &o->log_level))
       return cli_bad(err, len, "--log-level", "expected debug, info, warn or error", arg);
@@ -213,7 +250,10 @@ cli_result server_options_parse(int argc, char **argv, server_options *o, FILE *
                         .max_calls_per_connection = SERVER_DEFAULT_MAX_CALLS,
                         .idle_timeout_s = SERVER_DEFAULT_IDLE_S,
                         .max_resets = SERVER_DEFAULT_MAX_RESETS,
-                        .log_level = LOG_INFO};
+                        .log_level = LOG_INFO,
+                        .max_devices = SERVER_DEFAULT_MAX_DEVICES,
+                        .new_devices_per_ip = {.per_s = NEW_DEVICES_DEFAULT_PER_S,
+                                               .burst = NEW_DEVICES_DEFAULT_BURST}};
   cli_result rc = cli_parse(argc, argv, long_options, take, o, out, err, err_len);
   if (rc != CLI_RUN) return rc;
   /* The TLS flags go together. */

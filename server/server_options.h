@@ -6,6 +6,7 @@
 #include <stdio.h>
 
 #include "cli_args.h"
+#include "devices/token_bucket.h"
 #include "log.h"
 
 #define OPAL_VERSION "0.1.0"
@@ -16,6 +17,10 @@
 #define SERVER_DEFAULT_MAX_CALLS 16
 #define SERVER_DEFAULT_IDLE_S 60
 #define SERVER_DEFAULT_MAX_RESETS 100
+/* Devices remembered at once, connected or not (a few hundred bytes each;
+ * docs/security.md, "Devices: capacity, eviction and new-device rate"). */
+#define SERVER_DEFAULT_MAX_DEVICES 100000
+#define SERVER_MAX_MAX_DEVICES 100000000
 
 typedef struct server_options {
   const char *listen;
@@ -30,6 +35,8 @@ typedef struct server_options {
   long max_connections, max_connections_per_ip, max_calls_per_connection, idle_timeout_s,
       max_resets;
   log_level log_level;
+  long max_devices;              /* --max-devices, for the whole process */
+  token_rate new_devices_per_ip; /* --new-devices-per-ip; per_s 0: unlimited */
 } server_options;
 
 /* --replica-name, or HOSTNAME:PORT (the port of --listen). */

@@ -53,6 +53,12 @@ static bool send_to(worker *from, unsigned to, worker_msg_kind kind, const char 
   return loop_mailbox_post(from->set->workers[to].mailbox, &m);
 }
 
+/* devices_owner_hooks.release */
+static void release(void *ctx, const char *id) {
+  worker *w = ctx;
+  owners_release(w->set->owners, id, (int)w->index);
+}
+
 /* devices_owner_hooks.claim */
 static bool claim(void *ctx, const char *id) {
   worker *w = ctx;
@@ -77,7 +83,7 @@ static void on_message(void *ctx, const void *msg) {
     }
     break;
   case MSG_RECORD:
-    devices_loaded(ds, m->id, &m->record);
+    devices_handed(ds, m->id, &m->record);
     break;
   case MSG_NONE:
     devices_handover_none(ds, m->id);
@@ -142,7 +148,7 @@ static int start_worker(worker *w, const server_config *base) {
     w->mailbox = loop_mailbox_create(w->server.cq, &w->mail_op, sizeof(worker_msg));
     if (!w->mailbox) abort(); /* at start-up: nothing to serve with */
     snprintf(w->log_tag, sizeof w->log_tag, " worker=%u", w->index);
-    devices_owner_hooks hooks = {.ctx = w, .claim = claim};
+    devices_owner_hooks hooks = {.ctx = w, .claim = claim, .release = release};
     devices_set_owner(&w->server.devices, &hooks, w->log_tag);
   }
   return 0;

@@ -28,6 +28,10 @@ typedef struct device {
   bool foreign; /* handed over to another worker: claim it back before use */
   int64_t load_started_ns;
   uint64_t version;
+  /* The newest version the store said it holds (written, or found there):
+   * with a store, forgetting the device loses nothing while this is
+   * `version` (devices.c, devices_can_forget). */
+  uint64_t written_version;
   uint64_t ready_version; /* its version when it stopped waiting for a record */
   uint64_t batch_gen; /* in the store's current batch when equal to its batch_gen */
   size_t batch_index;
@@ -40,7 +44,10 @@ typedef struct device {
   playback playback;
   struct device *playing_prev, *playing_next; /* on devices->playing */
   struct device *hash_next;                   /* registry bucket chain */
-  bool offline; /* no open call: on the registry's offline list */
+  /* No open call: on the registry's `spare` or `kept` list (registry.h),
+   * which it joined at `listed_ns`. */
+  bool offline, spare;
+  int64_t listed_ns;
   struct device *offline_prev, *offline_next;
 } device;
 

@@ -51,6 +51,10 @@ void device_store_begin_load(device_store *ds, device *d, int64_t now_ns) {
 
 void device_store_changed(device_store *ds, device *d, int64_t now_ns) {
   d->version++; /* counted even when nothing is kept: a hand-over carries it */
+  device_store_rewrite(ds, d, now_ns);
+}
+
+void device_store_rewrite(device_store *ds, device *d, int64_t now_ns) {
   if (!ds->store) return;
   if (d->batch_gen != ds->batch_gen) {
     store_write w = {0};
@@ -70,6 +74,26 @@ void device_store_flush(device_store *ds) {
   ds->batch.len = 0; /* the room is kept for the next batch */
   ds->batch_gen++;
   ds->flush_at_ns = 0;
+}
+
+typedef struct written_ctx {
+  registry *r;
+  device_ready_fn written;
+} written_ctx;
+
+/* store_written_fn */
+static void on_written(void *ctx, const char *id, uint64_t version) {
+  const written_ctx *w = ctx;
+  device *d = registry_find(w->r, id);
+  if (!d || d->foreign || version <= d->written_version) return;
+  d->written_version = version;
+  w->written(d);
+}
+
+void device_store_take_written(device_store *ds, registry *r, device_ready_fn written) {
+  if (!ds->store) return;
+  written_ctx w = {.r = r, .written = written};
+  store_take_written(ds->store, on_written, &w);
 }
 
 /* A record whose mode the sounds no longer have starts over at mode 0. */

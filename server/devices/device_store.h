@@ -37,6 +37,8 @@ typedef struct device_store {
   size_t loads_head, loads_len, loads_cap;
 } device_store;
 
+/* Told of a device; it may forget the device (registry_forget): the
+ * caller touches it no more. */
 typedef void (*device_ready_fn)(device *d);
 
 /* `st` may be NULL or a "memory" store: then nothing is loaded or kept. */
@@ -52,6 +54,16 @@ void device_store_begin_wait(device_store *ds, device *d, int64_t now_ns);
 
 /* The device's mode changed: a new version goes into the next write. */
 void device_store_changed(device_store *ds, device *d, int64_t now_ns);
+
+/* The device's record, as it is, goes into the next write: it came from
+ * elsewhere (another worker), and this set's own store connection must
+ * confirm it before the device may be forgotten. */
+void device_store_rewrite(device_store *ds, device *d, int64_t now_ns);
+
+/* Records the store confirmed it holds (store_take_written) since the
+ * last call: each device still served here learns its written_version,
+ * and `written` is told. */
+void device_store_take_written(device_store *ds, registry *r, device_ready_fn written);
 
 /* A finished load. A device still loading takes the record and is ready.
  * One that stopped waiting takes a newer record if it has not changed

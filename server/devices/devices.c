@@ -1,9 +1,11 @@
 #include "devices/devices.h"
 
+#include <malloc.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "clock.h"
+#include "devices/forget_rule.h"
 #include "devices/led_pattern.h"
 #include "log.h"
 
@@ -12,13 +14,32 @@ _Static_assert(SOUND_LIBRARY_MAX_MODES <= LED_PATTERN_MAX_MODES,
 _Static_assert(LED_PATTERN_COUNT == STATUS_CALL_LEDS,
                "a pattern covers exactly the LEDs a SET carries");
 
+/* registry_check_fn */
+static bool can_forget(const device *d, void *ctx) {
+  const devices *ds = ctx;
+  return forget_loses_nothing(d, device_store_keeps(&ds->kept));
+}
+
+static void unlink_playing(device *d);
+
+/* registry_forget_fn: whatever the registry forgets, by need or sweep. */
+static void forgetting(device *d, void *ctx) {
+  devices *ds = ctx;
+  unlink_playing(d);
+  log_debug("forget device=%s mode=%u", d->id, d->state.mode);
+  if (ds->owner.release && !d->foreign) ds->owner.release(ds->owner.ctx, d->id);
+}
+
 void devices_init(devices *ds, const sound_library *sounds, int64_t lead_ns, size_t limit,
-                  store *st) {
+                  store *st, new_devices *rate) {
   memset(ds, 0, sizeof *ds);
-  ds->registry.limit = limit;
+  registry_hooks hooks = {.can_forget = can_forget, .forgetting = forgetting, .ctx = ds};
+  registry_init(&ds->registry, limit, &hooks);
   ds->sounds = sounds;
   ds->lead_ns = lead_ns;
   ds->log_tag = "";
+  ds->new_devices = rate;
+  ds->next_sweep_ns = clock_now_ns() + DEVICES_SWEEP_NS;
   device_store_init(&ds->kept, st);
 }
 
@@ -40,17 +61,78 @@ static void claim(devices *ds, device *d, bool is_new) {
   }
 }
 
-device *devices_get(devices *ds, const char *id) {
-  device *d = registry_get(&ds->registry, id);
-  if (!d) return NULL;
-  bool is_new = !d->devices;
-  d->devices = ds;
+/* The device has no open call (any more): forgotten at once, or listed
+ * as spare or kept, by forget_rule.h. It may be gone on return. */
+static void settle(device *d) {
+  registry *r = &d->devices->registry;
+  bool kept = device_store_keeps(&d->devices->kept);
+  int64_t now = clock_now_ns();
+  if (!d->offline) registry_offline(r, d, false, now);
+  if (forget_at_once(d, kept)) registry_forget(r, d);
+  else if (forget_loses_nothing(d, kept)) registry_spare(r, d, now);
+}
+
+/* device_store_take_written: the store holds the device's version now. */
+static void on_written(device *d) {
+  if (d->offline) settle(d);
+}
+
+/* Says why a new device found no room, in the call's status and, once in
+ * a while, the log. */
+static void refuse_full(devices *ds, char *why, size_t why_len) {
+  ds->counts.refused_full++;
+  snprintf(why, why_len, "no room for a new device: the server remembers %zu devices "
+           "(--max-devices) and none can be forgotten without losing its mode (they are "
+           "connected, or their mode is not yet in a persistent store)", ds->registry.count);
+  uint64_t n;
+  if (log_throttle_due(&ds->full_log, clock_now_ns(), &n))
+    log_warn("refused %llu new device(s) since the last such line%s: %s",
+             (unsigned long long)n, ds->log_tag, why);
+}
+
+/* A device for an id the registry does not have, or NULL (see devices_get). */
+static device *add_new(devices *ds, const char *id, const char *peer, char *why,
+                       size_t why_len) {
+  if (!new_devices_take(ds->new_devices, peer, clock_now_ns(), why, why_len)) {
+    ds->counts.refused_rate++;
+    return NULL;
+  }
+  bool full;
+  device *d = registry_add(&ds->registry, id, &full);
+  if (!d && full) {
+    /* Writes the store confirmed since the last sweep may make room. */
+    device_store_take_written(&ds->kept, &ds->registry, on_written);
+    d = registry_add(&ds->registry, id, &full);
+  }
+  if (d) {
+    d->devices = ds;
+    return d;
+  }
+  if (full) {
+    refuse_full(ds, why, why_len);
+  } else {
+    ds->counts.refused_memory++;
+    snprintf(why, why_len, "no room for a new device: the server is out of memory");
+  }
+  return NULL;
+}
+
+device *devices_get(devices *ds, const char *id, const char *peer, char *why, size_t why_len) {
+  device *d = registry_find(&ds->registry, id);
+  bool is_new = !d;
+  if (is_new && !(d = add_new(ds, id, peer, why, why_len))) return NULL;
   /* A device with calls here is served here: only a first call claims. */
   if ((is_new || d->offline) && !d->loading) claim(ds, d, is_new);
   return d;
 }
 
 void devices_clear(devices *ds) {
+  const devices_counts *c = &ds->counts;
+  log_info("devices%s: %zu remembered, %llu forgotten; new devices refused: %llu for want of "
+           "room, %llu over the rate, %llu out of memory; memory handed back %llu times",
+           ds->log_tag, ds->registry.count, (unsigned long long)ds->registry.forgotten,
+           (unsigned long long)c->refused_full, (unsigned long long)c->refused_rate,
+           (unsigned long long)c->refused_memory, (unsigned long long)c->trims);
   registry_clear(&ds->registry);
   device_store_clear(&ds->kept);
   ds->playing = NULL;
@@ -186,15 +268,15 @@ static void let_go(device *d, wire_method m) {
   }
 }
 
-/* A device whose last call goes is disconnected; its state stays in the
- * registry (until the registry needs the room). */
+/* A device whose last call goes is disconnected; it stays in the registry
+ * while forgetting it would lose something (forget_rule.h). */
 static void on_closed(void *owner, rpc_call *c) {
   device *d = owner;
   if (call_of(d, c->method) != c) return;
   let_go(d, c->method);
   if (open_calls(d) == 0) {
     log_info("disconnect device=%s mode=%u", d->id, d->state.mode);
-    registry_offline(&d->devices->registry, d);
+    settle(d);
   }
 }
 
@@ -245,8 +327,13 @@ static void open_status(device *d) {
 }
 
 /* The device's record is in (or was not waited for any longer): the calls
- * that arrived meanwhile start, with the mode it has now. */
+ * that arrived meanwhile start, with the mode it has now. One whose calls
+ * all closed meanwhile may be forgotten now. */
 static void on_ready(device *d) {
+  if (d->offline) {
+    settle(d);
+    return;
+  }
   rpc_call *any = NULL;
   for (int k = 0; k < METHOD_COUNT && !any; k++) any = call_of(d, (wire_method)k);
   if (any)
@@ -285,11 +372,41 @@ void devices_loaded(void *ctx, const char *id, const store_record *record) {
                       on_changed);
 }
 
-void devices_store_work(devices *ds, int64_t now_ns) {
-  device_store_work(&ds->kept, &ds->registry, now_ns, on_ready);
+void devices_handed(devices *ds, const char *id, const store_record *record) {
+  devices_loaded(ds, id, record);
+  device *d = registry_find(&ds->registry, id);
+  if (d && !d->foreign && device_store_keeps(&ds->kept) && d->written_version < d->version)
+    device_store_rewrite(&ds->kept, d, clock_now_ns());
 }
 
-int64_t devices_store_deadline(const devices *ds) { return device_store_deadline(&ds->kept); }
+/* Hands freed memory back once enough devices went since the last time;
+ * malloc_trim walks the heap, so not for every few. */
+static void give_back_memory(devices *ds) {
+  if (ds->registry.forgotten - ds->forgotten_at_trim < DEVICES_TRIM_AFTER) return;
+  ds->forgotten_at_trim = ds->registry.forgotten;
+  ds->counts.trims++;
+  malloc_trim(0);
+  log_info("memory handed back: %llu devices forgotten so far, %zu remembered%s",
+           (unsigned long long)ds->registry.forgotten, ds->registry.count, ds->log_tag);
+}
+
+static void sweep(devices *ds, int64_t now_ns) {
+  ds->next_sweep_ns = now_ns + DEVICES_SWEEP_NS;
+  device_store_take_written(&ds->kept, &ds->registry, on_written);
+  registry_sweep(&ds->registry, now_ns - DEVICES_FORGET_AFTER_NS);
+  registry_shrink(&ds->registry);
+  give_back_memory(ds);
+}
+
+void devices_store_work(devices *ds, int64_t now_ns) {
+  device_store_work(&ds->kept, &ds->registry, now_ns, on_ready);
+  if (now_ns >= ds->next_sweep_ns) sweep(ds, now_ns);
+}
+
+int64_t devices_store_deadline(const devices *ds) {
+  int64_t t = device_store_deadline(&ds->kept);
+  return ds->next_sweep_ns < t ? ds->next_sweep_ns : t;
+}
 
 void devices_store_flush(devices *ds) { device_store_flush(&ds->kept); }
 
@@ -310,9 +427,9 @@ bool devices_release(devices *ds, const char *id, const char *by, store_record *
     snprintf(why, sizeof why, "device_id %s was taken over by %s", d->id, by);
     rpc_call_abort(c, GRPC_STATUS_ABORTED, why);
   }
-  if (!d->offline) registry_offline(&ds->registry, d);
   d->loading = false;
   d->foreign = true;
+  settle(d); /* its record is the new owner's now: forgotten here */
   return known;
 }
 

@@ -15,6 +15,8 @@
 #include "calls/status_call.h"
 #include "devices/device.h"
 #include "devices/device_store.h"
+#include "devices/log_throttle.h"
+#include "devices/new_devices.h"
 #include "devices/registry.h"
 #include "sounds/sound_library.h"
 #include "store/store.h"
@@ -26,7 +28,25 @@ typedef struct devices_owner_hooks {
   /* Claims `id` for this set. True when another set had it: its record
    * then comes through devices_loaded, or devices_handover_none. */
   bool (*claim)(void *ctx, const char *id);
+  /* This set forgot `id` (NULL: nothing to tell). */
+  void (*release)(void *ctx, const char *id);
 } devices_owner_hooks;
+
+/* What the set refused and gave back, logged at shutdown; a plain struct
+ * so that an exporter (issue 11) can read it later. Loop thread. */
+typedef struct devices_counts {
+  uint64_t refused_full;   /* a new device, with no room and nothing to forget */
+  uint64_t refused_rate;   /* a new device over --new-devices-per-ip */
+  uint64_t refused_memory; /* a new device, with the server out of memory */
+  uint64_t trims;          /* memory handed back to the system (malloc_trim) */
+} devices_counts;
+
+/* How often disconnected devices are looked at for forgetting. */
+#define DEVICES_SWEEP_NS (1000 * 1000000LL)
+/* Forgotten devices after which freed memory is handed back to the system:
+ * glibc keeps small freed chunks otherwise, and a flood that went would
+ * leave its memory with the process. */
+#define DEVICES_TRIM_AFTER 1000
 
 typedef struct devices {
   registry registry;           /* owns every device record */
@@ -36,16 +56,26 @@ typedef struct devices {
   device_store kept;           /* what outlives the process */
   devices_owner_hooks owner;   /* several workers: who serves a device */
   const char *log_tag;         /* "" or " worker=N", after connect lines */
+  new_devices *new_devices;    /* borrowed, shared by the workers; NULL: no rate */
+  devices_counts counts;
+  log_throttle full_log;    /* refusals for want of room */
+  int64_t next_sweep_ns;
+  uint64_t forgotten_at_trim; /* registry.forgotten at the last trim */
 } devices;
 
-/* An empty set that remembers at most `limit` devices (0: no limit) and
- * keeps their records in `st` (borrowed; NULL or "memory": nothing kept). */
+/* An empty set that remembers at most `limit` devices (0: no limit),
+ * keeps their records in `st` (borrowed; NULL or "memory": nothing kept)
+ * and takes new devices at the rate `rate` allows (borrowed; NULL: any). */
 void devices_init(devices *ds, const sound_library *sounds, int64_t lead_ns, size_t limit,
-                  store *st);
+                  store *st, new_devices *rate);
 
-/* The device with `id`, created idle in mode 0 if new; NULL when there is
- * no room (see registry_get). The set owns it. */
-device *devices_get(devices *ds, const char *id);
+/* The device with `id`, for a call from `peer` (rpc_call's peer string),
+ * created idle in mode 0 if new. NULL when a new device cannot be taken:
+ * its peer brings new devices faster than the rate, or the registry is
+ * full and no disconnected device can be forgotten without losing its
+ * mode (forget_rule.h), or out of memory; `why` (of `why_len` bytes) then
+ * says which, for the call's RESOURCE_EXHAUSTED. The set owns the device. */
+device *devices_get(devices *ds, const char *id, const char *peer, char *why, size_t why_len);
 
 /* Makes the call the device's call of its kind and starts it. Calls of
  * the same kind, and all calls from another connection (device_link.h;
@@ -62,12 +92,18 @@ static inline bool devices_playing(const devices *ds) { return ds->playing != NU
 /* Sends what is due to every playing device; called on each loop tick. */
 void devices_tick(devices *ds);
 
-/* The store's work: writes due, loads that waited too long. */
+/* The store's work (writes due, loads that waited too long), and every
+ * DEVICES_SWEEP_NS the sweep: disconnected devices forgotten by
+ * forget_rule.h, the table shrunk, memory handed back. */
 void devices_store_work(devices *ds, int64_t now_ns);
 /* When devices_store_work next has work; INT64_MAX for never. */
 int64_t devices_store_deadline(const devices *ds);
 /* A record the store loaded (store_loaded_fn; `ctx` is the devices). */
 void devices_loaded(void *ctx, const char *id, const store_record *record);
+/* A record another worker handed over: taken as a loaded one, and written
+ * again through this set's store, which must vouch for it before the
+ * device may be forgotten. */
+void devices_handed(devices *ds, const char *id, const store_record *record);
 /* Hands every change to the store now (shutdown). */
 void devices_store_flush(devices *ds);
 
@@ -84,7 +120,8 @@ bool devices_release(devices *ds, const char *id, const char *by, store_record *
 /* The worker asked for `id`'s record had none: load it from the store. */
 void devices_handover_none(devices *ds, const char *id);
 
-/* Frees every device (not the store). Every call must have closed first. */
+/* Frees every device (not the store) and logs the counts. Every call must
+ * have closed first. */
 void devices_clear(devices *ds);
 
 #endif

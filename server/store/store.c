@@ -75,6 +75,7 @@ struct store {
   item_array releases; /* release_note, for the loop */
   item_array waits;    /* handover_wait */
   item_array sends;    /* handover_send */
+  item_array written;  /* store_write: what the engine holds, for the loop */
   bool closing;
   unsigned long long lost; /* writes dropped past MAX_QUEUED_WRITES */
   /* The store's thread only: writes are failing. Loads then answer "no
@@ -96,6 +97,13 @@ static handover_wait *find_wait(store *s, const char *id, size_t *index) {
   return NULL;
 }
 
+/* The engine holds `record` of `id`: the loop hears of it. Lock held. */
+static void held(store *s, const char *id, const store_record *record) {
+  store_write h = {.record = *record};
+  memcpy(h.id, id, sizeof h.id);
+  item_array_append(&s->written, &h, 1);
+}
+
 /* A claim's answer: the newer of the stored and the handed record. A handed
  * one that is newer is written too: the old owner's last changes may not
  * have reached the engine, and its writes are refused now. Lock held; the
@@ -110,6 +118,8 @@ static void answer_wait(store *s, size_t index) {
     memcpy(write.id, w->id, sizeof write.id);
     if (s->writes.len == 0) s->writes_since_ns = clock_now_ns();
     item_array_append(&s->writes, &write, 1);
+  } else if (r.found) {
+    held(s, w->id, &r.record);
   }
   item_array_append(&s->results, &r, 1);
   item_array_remove(&s->waits, index);
@@ -149,6 +159,7 @@ static void load_one(store *s, const char *id) {
   } else {
     load_result r = {.found = rc == 1, .record = record};
     memcpy(r.id, fresh.id, sizeof r.id);
+    if (r.found) held(s, r.id, &r.record);
     item_array_append(&s->results, &r, 1);
   }
   pthread_mutex_unlock(&s->lock);
@@ -193,6 +204,7 @@ static bool write_batch(store *s, item_array *batch, int64_t since_ns) {
     int64_t now = clock_now_ns();
     store_stats_written(&s->stats, batch->len, (double)(now - since_ns) / 1e6);
     store_stats_report(&s->stats, s->name, now, 0);
+    item_array_append(&s->written, batch->items, batch->len);
     item_array_free(batch);
     return true;
   }
@@ -339,6 +351,18 @@ void store_hand_over(store *s, const char *id, const char *to, const store_recor
   pthread_mutex_unlock(&s->lock);
 }
 
+void store_take_written(store *s, store_written_fn written, void *ctx) {
+  item_array news;
+  pthread_mutex_lock(&s->lock);
+  item_array_take(&s->written, &news);
+  pthread_mutex_unlock(&s->lock);
+  for (size_t i = 0; i < news.len; i++) {
+    const store_write *w = item_array_at(&news, i);
+    written(ctx, w->id, w->record.version);
+  }
+  item_array_free(&news);
+}
+
 void store_drain(store *s, store_loaded_fn loaded, store_released_fn released, void *ctx) {
   item_array results, releases;
   pthread_mutex_lock(&s->lock);
@@ -472,6 +496,7 @@ store *store_open(const char *url, const char *replica, store_notify_fn notify, 
   item_array_init(&s->releases, sizeof(release_note));
   item_array_init(&s->waits, sizeof(handover_wait));
   item_array_init(&s->sends, sizeof(handover_send));
+  item_array_init(&s->written, sizeof(store_write));
   pthread_mutex_init(&s->lock, NULL);
   pthread_cond_init(&s->wake, NULL);
   store_stats_init(&s->stats, clock_now_ns());
@@ -500,6 +525,7 @@ void store_close(store *s) {
   item_array_free(&s->releases);
   item_array_free(&s->waits);
   item_array_free(&s->sends);
+  item_array_free(&s->written);
   store_stats_free(&s->stats);
   pthread_mutex_destroy(&s->lock);
   pthread_cond_destroy(&s->wake);

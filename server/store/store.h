@@ -71,6 +71,16 @@ void store_save(store *s, const store_write *writes, size_t n);
  * replica `to` that claimed it. Does nothing for a store without replicas. */
 void store_hand_over(store *s, const char *id, const char *to, const store_record *record);
 
+/* Loop thread: the engine holds `id`'s record at `version` (a batch with
+ * it was written, or a load found it there). */
+typedef void (*store_written_fn)(void *ctx, const char *id, uint64_t version);
+
+/* Delivers what the engine was found to hold since the last call, so the
+ * loop knows which devices it may forget without losing a change (issue
+ * 9). Polled by the loop (it needs the news only when it sweeps or is
+ * full), so the store does not wake it for this. */
+void store_take_written(store *s, store_written_fn written, void *ctx);
+
 /* Delivers the releases and the loads finished so far. */
 void store_drain(store *s, store_loaded_fn loaded, store_released_fn released, void *ctx);
 
