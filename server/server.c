@@ -120,8 +120,9 @@ static void admit(opal_server *s, call_request *r) {
     return;
   }
   if (!identity_ok(s, r, id)) return;
-  if (r->method == METHOD_AUDIO && (problem = audio_call_check_request(r->payload))) {
-    reject(s, r->call, r->method, GRPC_STATUS_INVALID_ARGUMENT, problem);
+  grpc_status_code code;
+  if (r->method == METHOD_AUDIO && (problem = audio_call_check_request(r->payload, &code))) {
+    reject(s, r->call, r->method, code, problem);
     return;
   }
   char via[DEVICE_LINK_VIA_MAX + 1];
