@@ -81,8 +81,11 @@ static int serve(const server_options *opts, worker_set *set, const sound_librar
   stop_signal_install(true);
   grpc_log_route();
   grpc_init();
-  server_config config = {
-      .listen = opts->listen, .lead_ns = opts->lead_ms * NS_PER_MS, .sounds = sounds, .tls = tls};
+  server_config config = {.listen = opts->listen,
+                           .lead_ns = opts->lead_ms * NS_PER_MS,
+                           .sounds = sounds,
+                           .tls = tls,
+                           .log_rate_per_device = opts->log_rate_per_device};
   int rc = workers_run(set, &config);
   grpc_shutdown();
   return rc;

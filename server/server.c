@@ -257,6 +257,7 @@ int server_start(opal_server *s, const server_config *config, char *err, size_t 
   s->config = *config;
   s->shutdown_op.fn = on_shutdown;
   devices_init(&s->devices, config->sounds, config->lead_ns, SERVER_MAX_DEVICES, config->store);
+  devices_limit_logs(&s->devices, config->log_rate_per_device);
   s->grpc = create_grpc_server(config->workers > 1);
   s->cq = grpc_completion_queue_create_for_next(NULL);
   s->store_op.fn = on_store_results;
@@ -317,6 +318,7 @@ void server_run(opal_server *s, volatile sig_atomic_t *stop_requested) {
       next_tick = now + TICK_NS;
     }
     if (now >= devices_store_deadline(&s->devices)) devices_store_work(&s->devices, now);
+    devices_log_work(&s->devices, now);
     if (s->config.tls && s->config.worker == 0 && now >= s->next_tls_poll_ns) {
       server_tls_poll(s->config.tls);
       s->next_tls_poll_ns = now + TLS_POLL_NS;

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "cli_args.h"
+#include "devices/device_log_limit.h"
 #include "store/store.h"
 
 static const char usage[] =
@@ -35,11 +36,16 @@ static const char usage[] =
     "                       (default HOSTNAME:PORT, the port of --listen;\n"
     "                       HOSTNAME:PID with port 0)\n"
     "  --log-level LEVEL    debug, info, warn or error (default info)\n"
+    "  --log-rate-per-device N\n"
+    "                       log lines a second per device, in bursts of up to\n"
+    "                       twice that; past it lines are counted, and the count\n"
+    "                       logged once the device is quiet for 1 s or every 10 s\n"
+    "                       (default 20; 0: no limit)\n"
     "  --help               show this help and exit\n"
     "  --version            show the version and exit\n";
 
 enum { OPT_LISTEN = 1, OPT_ASSETS, OPT_LEAD, OPT_STORE, OPT_WORKERS, OPT_REPLICA, OPT_TLS_CERT,
-       OPT_TLS_KEY, OPT_CLIENT_CA, OPT_LOG, OPT_HELP, OPT_VERSION };
+       OPT_TLS_KEY, OPT_CLIENT_CA, OPT_LOG, OPT_LOG_RATE, OPT_HELP, OPT_VERSION };
 
 static const struct option long_options[] = {
     {"listen", required_argument, NULL, OPT_LISTEN},
@@ -52,6 +58,7 @@ static const struct option long_options[] = {
     {"tls-key", required_argument, NULL, OPT_TLS_KEY},
     {"client-ca", required_argument, NULL, OPT_CLIENT_CA},
     {"log-level", required_argument, NULL, OPT_LOG},
+    {"log-rate-per-device", required_argument, NULL, OPT_LOG_RATE},
     {"help", no_argument, NULL, OPT_HELP},
     {"version", no_argument, NULL, OPT_VERSION},
     {NULL, 0, NULL, 0},
@@ -88,6 +95,15 @@ static cli_result take_tls_file(int opt, const char *arg, server_options *o, cha
   if (opt == OPT_TLS_CERT) o->tls_cert = arg;
   else if (opt == OPT_TLS_KEY) o->tls_key = arg;
   else o->client_ca = arg;
+  return CLI_RUN;
+}
+
+static cli_result take_log_rate(const char *arg, server_options *o, char *err, size_t len) {
+  long n;
+  if (!cli_parse_long(arg, 0, DEVICE_LOG_MAX_RATE, &n))
+    return cli_bad(err, len, "--log-rate-per-device", "expected lines a second, 0 to 1000000",
+                   arg);
+  o->log_rate_per_device = (unsigned)n;
   return CLI_RUN;
 }
 
@@ -129,6 +145,8 @@ static cli_result take(int opt, const char *arg, void *ctx, FILE *out, char *err
     if (!log_level_parse(arg, &o->log_level))
       return cli_bad(err, len, "--log-level", "expected debug, info, warn or error", arg);
     return CLI_RUN;
+  case OPT_LOG_RATE:
+    return take_log_rate(arg, o, err, len);
   case OPT_HELP:
     fputs(usage, out);
     return CLI_DONE;
@@ -159,7 +177,8 @@ cli_result server_options_parse(int argc, char **argv, server_options *o, FILE *
   *o = (server_options){.listen = SERVER_DEFAULT_LISTEN,
                         .lead_ms = SERVER_DEFAULT_LEAD_MS,
                         .workers = 1,
-                        .log_level = LOG_INFO};
+                        .log_level = LOG_INFO,
+                        .log_rate_per_device = DEVICE_LOG_DEFAULT_RATE};
   cli_result rc = cli_parse(argc, argv, long_options, take, o, out, err, err_len);
   if (rc != CLI_RUN) return rc;
   /* The TLS flags go together. */

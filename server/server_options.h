@@ -24,6 +24,7 @@ typedef struct server_options {
   const char *tls_cert, *tls_key; /* both or neither: TLS, else plaintext */
   const char *client_ca;          /* with TLS: mutual TLS, ids from certificates */
   log_level log_level;
+  unsigned log_rate_per_device; /* 0: no limit */
 } server_options;
 
 /* --replica-name, or HOSTNAME:PORT (the port of --listen). */

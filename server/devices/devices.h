@@ -14,6 +14,7 @@
 #include "calls/event_call.h"
 #include "calls/status_call.h"
 #include "devices/device.h"
+#include "devices/device_log_limit.h"
 #include "devices/device_store.h"
 #include "devices/registry.h"
 #include "sounds/sound_library.h"
@@ -36,12 +37,19 @@ typedef struct devices {
   device_store kept;           /* what outlives the process */
   devices_owner_hooks owner;   /* several workers: who serves a device */
   const char *log_tag;         /* "" or " worker=N", after connect lines */
+  device_log_limit log_limit;  /* per device, over this set's devices */
 } devices;
 
 /* An empty set that remembers at most `limit` devices (0: no limit) and
  * keeps their records in `st` (borrowed; NULL or "memory": nothing kept). */
 void devices_init(devices *ds, const sound_library *sounds, int64_t lead_ns, size_t limit,
                   store *st);
+
+/* At most `rate` log lines a second per device (0: no limit; the default
+ * is DEVICE_LOG_DEFAULT_RATE), and the counts of what was left out. */
+void devices_limit_logs(devices *ds, unsigned rate);
+/* Writes the counts of left-out lines that are due; call it often. */
+void devices_log_work(devices *ds, int64_t now_ns);
 
 /* The device with `id`, created idle in mode 0 if new; NULL when there is
  * no room (see registry_get). The set owns it. */
