@@ -25,6 +25,7 @@ import urllib.parse
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 DATA, HEADERS, RST_STREAM, SETTINGS, PING, GOAWAY, WINDOW_UPDATE, CONTINUATION = 0, 1, 3, 4, 6, 7, 8, 9
 END_STREAM, END_HEADERS, PADDED, PRIORITY = 0x1, 0x4, 0x8, 0x20
+SETTINGS_INITIAL_WINDOW_SIZE = 0x4
 
 STATIC_TABLE = [
     None,
@@ -153,7 +154,7 @@ class Stream:
     """What one stream received: `status` and `message` from grpc-status and
     grpc-message (None until trailers), the response `headers` (with
     ':status'), `trailers`, `messages` (the gRPC messages in DATA, without
-    their prefix), `rst` (an RST_STREAM's error code) and `ended`."""
+    their prefix), `data_bytes` (all DATA payload), `rst` (an RST_STREAM's error code) and `ended`."""
 
     def __init__(self, sid):
         self.sid = sid
@@ -161,8 +162,10 @@ class Stream:
         self.message = None
         self.headers = []
         self.trailers = []
-        self.data = b""
         self.data_frames = 0
+        self.data_bytes = 0
+        self._pending = b""  # the start of a message still arriving
+        self._messages = []
         self.rst = None
         self.ended = False
         self._block = b""
@@ -170,14 +173,19 @@ class Stream:
 
     @property
     def messages(self):
-        out, buf = [], self.data
-        while len(buf) >= 5:
-            n = int.from_bytes(buf[1:5], "big")
-            if len(buf) < 5 + n:
+        return self._messages
+
+    def _add_data(self, payload):
+        self.data_frames += 1
+        self.data_bytes += len(payload)
+        buf, at = self._pending + payload, 0
+        while len(buf) - at >= 5:
+            n = int.from_bytes(buf[at + 1:at + 5], "big")
+            if len(buf) - at < 5 + n:
                 break
-            out.append(buf[5:5 + n])
-            buf = buf[5 + n:]
-        return out
+            self._messages.append(buf[at + 5:at + 5 + n])
+            at += 5 + n
+        self._pending = buf[at:]
 
     def header(self, name):
         for k, v in self.headers + self.trailers:
@@ -208,10 +216,13 @@ class Connection:
     Frames are read only inside `wait`/`result`/`pump`; SETTINGS and PINGs
     from the server are acknowledged there, and every DATA frame is given
     back as WINDOW_UPDATE unless `auto_window` is False (a stalled reader).
+    `settings`: (id, value) pairs for the client's SETTINGS frame, e.g.
+    ((SETTINGS_INITIAL_WINDOW_SIZE, 1024),) for a reader with a small window.
     Use as a context manager, or call close()."""
 
-    def __init__(self, host, port, *, timeout=5.0, auto_window=True, preface=True):
+    def __init__(self, host, port, *, timeout=5.0, auto_window=True, preface=True, settings=()):
         self.host, self.port = host, port
+        self.timeout = timeout
         self.sock = socket.create_connection((host, port), timeout=timeout)
         self.auto_window = auto_window
         self.dec = HpackDecoder()
@@ -220,9 +231,11 @@ class Connection:
         self.ping_acks = 0
         self.closed = False
         self._buf = b""
+        self._consumed = {}  # stream id -> DATA bytes read, not yet given back
         self._next_sid = 1
         if preface:
-            self.send(PREFACE + _frame(SETTINGS, 0, 0))
+            body = b"".join(struct.pack(">HI", k, v) for k, v in settings)
+            self.send(PREFACE + _frame(SETTINGS, 0, 0, body))
 
     def __enter__(self):
         return self
@@ -238,8 +251,10 @@ class Connection:
             pass
 
     def send(self, data):
-        """Any bytes, as they are. False once the server has closed."""
+        """Any bytes, as they are. False once the server has closed (or has
+        not taken them within the connection's timeout)."""
         try:
+            self.sock.settimeout(self.timeout)
             self.sock.sendall(data)
             return True
         except OSError:
@@ -312,15 +327,29 @@ class Connection:
         return stream
 
     def _frames(self):
-        while len(self._buf) >= 9:
-            ln = int.from_bytes(self._buf[0:3], "big")
-            if len(self._buf) < 9 + ln:
-                return
-            ftype, flags = self._buf[3], self._buf[4]
-            sid = int.from_bytes(self._buf[5:9], "big") & 0x7FFFFFFF
-            payload = self._buf[9:9 + ln]
-            self._buf = self._buf[9 + ln:]
-            self._frame(ftype, flags, sid, payload)
+        buf, at = self._buf, 0
+        while len(buf) - at >= 9:
+            ln = int.from_bytes(buf[at:at + 3], "big")
+            if len(buf) - at < 9 + ln:
+                break
+            ftype, flags = buf[at + 3], buf[at + 4]
+            sid = int.from_bytes(buf[at + 5:at + 9], "big") & 0x7FFFFFFF
+            self._frame(ftype, flags, sid, buf[at + 9:at + 9 + ln])
+            at += 9 + ln
+        self._buf = buf[at:]
+        self._give_window()
+
+    def _give_window(self):
+        """One WINDOW_UPDATE per stream (and one for the connection) for all
+        the DATA just read, rather than a write per frame."""
+        if not self._consumed:
+            return
+        total = sum(self._consumed.values())
+        out = _frame(WINDOW_UPDATE, 0, 0, struct.pack(">I", total))
+        for sid, n in self._consumed.items():
+            out += _frame(WINDOW_UPDATE, 0, sid, struct.pack(">I", n))
+        self._consumed = {}
+        self.send(out)
 
     def _frame(self, ftype, flags, sid, payload):
         st = self.streams.get(sid)
@@ -339,11 +368,9 @@ class Connection:
             st.rst = int.from_bytes(payload[:4], "big")
             st.ended = True
         elif ftype == DATA:
-            st.data_frames += 1
-            st.data += payload
+            st._add_data(payload)
             if payload and self.auto_window:
-                self.send(_frame(WINDOW_UPDATE, 0, 0, struct.pack(">I", len(payload))) +
-                          _frame(WINDOW_UPDATE, 0, sid, struct.pack(">I", len(payload))))
+                self._consumed[sid] = self._consumed.get(sid, 0) + len(payload)
             if flags & END_STREAM:
                 st.ended = True
         elif ftype in (HEADERS, CONTINUATION):
