@@ -143,7 +143,8 @@ static int serve(const server_options *opts, worker_set *set, const sound_librar
                           .sounds = sounds,
                           .tls = tls,
                           .max_devices = (size_t)opts->max_devices,
-                          .new_devices = rate};
+                          .new_devices = rate,
+                          .log_rate_per_device = opts->log_rate_per_device};
   int rc = workers_run(set, &config, l, conns);
   listener_close(l);
   log_connection_counts(conns);

@@ -133,8 +133,9 @@ static void admit(opal_server *s, call_request *r) {
     return;
   }
   if (!identity_ok(s, r, id)) return;
-  if (r->method == METHOD_AUDIO && (problem = audio_call_check_request(r->payload))) {
-    reject(s, r->call, r->method, GRPC_STATUS_INVALID_ARGUMENT, problem);
+  grpc_status_code code;
+  if (r->method == METHOD_AUDIO && (problem = audio_call_check_request(r->payload, &code))) {
+    reject(s, r->call, r->method, code, problem);
     return;
   }
   char via[DEVICE_LINK_VIA_MAX + 1], why[300];
@@ -301,6 +302,7 @@ int server_start(opal_server *s, const server_config *config, char *err, size_t 
   size_t workers = config->workers > 1 ? config->workers : 1;
   devices_init(&s->devices, config->sounds, config->lead_ns,
                (config->max_devices + workers - 1) / workers, config->store, config->new_devices);
+  devices_limit_logs(&s->devices, config->log_rate_per_device);
   s->live_calls.closed = on_call_closed;
   s->live_calls.closed_ctx = s;
   s->grpc = create_grpc_server(s);
@@ -365,6 +367,7 @@ void server_run(opal_server *s, volatile sig_atomic_t *stop_requested) {
       next_tick = now + TICK_NS;
     }
     if (now >= devices_store_deadline(&s->devices)) devices_store_work(&s->devices, now);
+    devices_log_work(&s->devices, now);
     if (s->calls_closed_untrimmed >= TRIM_AFTER_CALLS && now >= s->next_trim_ns) {
       malloc_trim(0);
       s->calls_closed_untrimmed = 0;

@@ -35,6 +35,7 @@ typedef struct server_config {
   int64_t lead_ns;             /* how far audio runs ahead of real time */
   const sound_library *sounds; /* borrowed, outlives the server */
   server_tls *tls;             /* borrowed, outlives the server; NULL: plaintext */
+  unsigned log_rate_per_device; /* log lines a second per device; 0: no limit */
   /* Opened with server_store_notify and this server as its context. The
    * server takes it over when it starts, and server_run closes it. */
   store *store;

@@ -6,6 +6,7 @@
 
 #include "cli_args.h"
 #include "devices/new_devices.h"
+#include "devices/device_log_limit.h"
 #include "store/store.h"
 
 static const char usage[] =
@@ -59,12 +60,18 @@ static const char usage[] =
     "                       within 10 s is closed (default 100; 0: no bound)\n"
     "\n"
     "  --log-level LEVEL    debug, info, warn or error (default info)\n"
+    "  --log-rate-per-device N\n"
+    "                       log lines a second per device, in bursts of up to\n"
+    "                       twice that; past it lines are counted, and the count\n"
+    "                       logged once the device is quiet for 1 s or every 10 s\n"
+    "                       (default 20; 0: no limit)\n"
     "  --help               show this help and exit\n"
     "  --version            show the version and exit\n";
 
 enum { OPT_LISTEN = 1, OPT_ASSETS, OPT_LEAD, OPT_STORE, OPT_WORKERS, OPT_REPLICA, OPT_TLS_CERT,
        OPT_TLS_KEY, OPT_CLIENT_CA, OPT_MAX_CONNECTIONS, OPT_MAX_PER_IP, OPT_MAX_CALLS, OPT_IDLE,
-       OPT_MAX_RESETS, OPT_MAX_DEVICES, OPT_NEW_DEVICES, OPT_LOG, OPT_HELP, OPT_VERSION };
+       OPT_MAX_RESETS, OPT_MAX_DEVICES, OPT_NEW_DEVICES, OPT_LOG_RATE, OPT_LOG, OPT_HELP,
+       OPT_VERSION };
 
 static const struct option long_options[] = {
     {"listen", required_argument, NULL, OPT_LISTEN},
@@ -84,6 +91,7 @@ static const struct option long_options[] = {
     {"log-level", required_argument, NULL, OPT_LOG},
     {"max-devices", required_argument, NULL, OPT_MAX_DEVICES},
     {"new-devices-per-ip", required_argument, NULL, OPT_NEW_DEVICES},
+    {"log-rate-per-device", required_argument, NULL, OPT_LOG_RATE},
     {"help", no_argument, NULL, OPT_HELP},
     {"version", no_argument, NULL, OPT_VERSION},
     {NULL, 0, NULL, 0},
@@ -166,6 +174,15 @@ static cli_result take_limit(int opt, const char *arg, server_options *o, char *
   return CLI_BAD; /* not a limit's flag: a bug in take() */
 }
 
+static cli_result take_log_rate(const char *arg, server_options *o, char *err, size_t len) {
+  long n;
+  if (!cli_parse_long(arg, 0, DEVICE_LOG_MAX_RATE, &n))
+    return cli_bad(err, len, "--log-rate-per-device", "expected lines a second, 0 to 1000000",
+                   arg);
+  o->log_rate_per_device = (unsigned)n;
+  return CLI_RUN;
+}
+
 static cli_result take(int opt, const char *arg, void *ctx, FILE *out, char *err,
                        size_t len) {
   server_options *o = ctx;
@@ -216,6 +233,8 @@ static cli_result take(int opt, const char *arg, void *ctx, FILE *out, char *err
     if (!log_level_parse(arg, &o->log_level))
       return cli_bad(err, len, "--log-level", "expected debug, info, warn or error", arg);
     return CLI_RUN;
+  case OPT_LOG_RATE:
+    return take_log_rate(arg, o, err, len);
   case OPT_HELP:
     fputs(usage, out);
     return CLI_DONE;
@@ -253,7 +272,8 @@ cli_result server_options_parse(int argc, char **argv, server_options *o, FILE *
                         .log_level = LOG_INFO,
                         .max_devices = SERVER_DEFAULT_MAX_DEVICES,
                         .new_devices_per_ip = {.per_s = NEW_DEVICES_DEFAULT_PER_S,
-                                               .burst = NEW_DEVICES_DEFAULT_BURST}};
+                                               .burst = NEW_DEVICES_DEFAULT_BURST},
+                        .log_rate_per_device = DEVICE_LOG_DEFAULT_RATE};
   cli_result rc = cli_parse(argc, argv, long_options, take, o, out, err, err_len);
   if (rc != CLI_RUN) return rc;
   /* The TLS flags go together. */

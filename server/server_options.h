@@ -37,6 +37,7 @@ typedef struct server_options {
   log_level log_level;
   long max_devices;              /* --max-devices, for the whole process */
   token_rate new_devices_per_ip; /* --new-devices-per-ip; per_s 0: unlimited */
+  unsigned log_rate_per_device; /* 0: no limit */
 } server_options;
 
 /* --replica-name, or HOSTNAME:PORT (the port of --listen). */

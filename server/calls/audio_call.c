@@ -12,8 +12,17 @@ struct audio_call {
 };
 _Static_assert(offsetof(audio_call, rpc) == 0, "rpc_call frees the call from its rpc member");
 
-const char *audio_call_check_request(grpc_byte_buffer *request) {
-  if (!request) return "ServerAudioStream needs an AudioStreamRequest";
+const char *audio_call_check_request(grpc_byte_buffer *request, grpc_status_code *code) {
+  /* gRPC 1.51 hands over no payload both when the client sent none and when
+   * its stream ended inside a message (truncated, or a length prefix such
+   * as 4 GiB that the rest never filled). Both break the method's one
+   * request, which gRPC answers with INTERNAL (the spec for a bad frame;
+   * grpc++ says "No payload"). */
+  *code = GRPC_STATUS_INTERNAL;
+  if (!request)
+    return "ServerAudioStream got no whole AudioStreamRequest (none sent, or the stream "
+           "ended inside the message)";
+  *code = GRPC_STATUS_INVALID_ARGUMENT;
   Com__Opalcamera__Test__AudioStreamRequest *req =
       (Com__Opalcamera__Test__AudioStreamRequest *)pb_buffer_unpack(
           &com__opalcamera__test__audio_stream_request__descriptor, request);

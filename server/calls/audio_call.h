@@ -16,9 +16,10 @@ typedef struct audio_call audio_call;
 /* The packet sent last went out: the owner may send the next. */
 typedef void (*audio_call_free_fn)(void *owner);
 
-/* Checks the AudioStreamRequest that opened the call (NULL if none came).
- * Returns NULL if it is acceptable, else the reason to reject the call. */
-const char *audio_call_check_request(grpc_byte_buffer *request);
+/* Checks the AudioStreamRequest that opened the call (NULL if no whole
+ * message came). Returns NULL if it is acceptable, else the reason to
+ * reject the call, with the status to reject it with in *code. */
+const char *audio_call_check_request(grpc_byte_buffer *request, grpc_status_code *code);
 
 /* A new ServerAudioStream call on `live`; it owns itself, as every
  * rpc_call does. */

@@ -3,12 +3,11 @@
 #include <stddef.h>
 
 #include "comms.pb-c.h"
-#include "log.h"
 #include "pb_buffer.h"
 
 struct event_call {
   rpc_call rpc; /* first: rpc_call_start allocates the whole struct */
-  const char *device_id; /* the owner's; see event_call_open */
+  const device_log *dev_log; /* the owner's; see event_call_open */
   event_call_button_fn on_button;
 };
 _Static_assert(offsetof(event_call, rpc) == 0, "rpc_call frees the call from its rpc member");
@@ -22,8 +21,8 @@ static void send_ack(event_call *c, bool ack) {
 
 static bool handle_event(event_call *c, const Com__Opalcamera__Test__DeviceEvent *ev) {
   if (ev->event_case != COM__OPALCAMERA__TEST__DEVICE_EVENT__EVENT_BUTTON_EVENT) {
-    log_warn("event device=%s kind=%d ack=false (unknown event kind)", c->device_id,
-             (int)ev->event_case);
+    DEVICE_LOG(c->dev_log, LOG_WARN, "event device=%s kind=%d ack=false (unknown event kind)",
+               c->dev_log->id, (int)ev->event_case);
     return false;
   }
   return c->on_button(c->rpc.owner, (int)ev->button_event->button_id,
@@ -40,7 +39,8 @@ static void received(rpc_call *base, grpc_byte_buffer *message) {
   ProtobufCMessage *msg =
       pb_buffer_unpack(&com__opalcamera__test__device_event__descriptor, message);
   if (!msg) {
-    log_warn("event device=%s sent a malformed DeviceEvent", c->device_id);
+    DEVICE_LOG(c->dev_log, LOG_WARN, "event device=%s sent a malformed DeviceEvent",
+               c->dev_log->id);
     rpc_call_finish(base, GRPC_STATUS_INVALID_ARGUMENT, "malformed DeviceEvent message");
     return;
   }
@@ -64,8 +64,8 @@ event_call *event_call_start(rpc_call_list *live, grpc_call *call) {
 
 rpc_call *event_call_rpc(event_call *c) { return &c->rpc; }
 
-void event_call_open(event_call *c, const char *device_id, event_call_button_fn on_button) {
-  c->device_id = device_id;
+void event_call_open(event_call *c, const device_log *who, event_call_button_fn on_button) {
+  c->dev_log = who;
   c->on_button = on_button;
   rpc_call_receive(&c->rpc);
 }

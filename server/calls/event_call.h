@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 
+#include "devices/device_log_limit.h"
 #include "rpc/rpc_call.h"
 
 typedef struct event_call event_call;
@@ -19,8 +20,8 @@ event_call *event_call_start(rpc_call_list *live, grpc_call *call);
 rpc_call *event_call_rpc(event_call *c);
 
 /* Starts reading events once the call has an owner; each button event
- * goes to `on_button`. `device_id` labels the log lines; it is borrowed
- * from the owner and read only while the owner holds the call. */
-void event_call_open(event_call *c, const char *device_id, event_call_button_fn on_button);
+ * goes to `on_button`. `who` labels and limits the log lines; it is
+ * borrowed from the owner and read only while the owner holds the call. */
+void event_call_open(event_call *c, const device_log *who, event_call_button_fn on_button);
 
 #endif

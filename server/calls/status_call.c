@@ -4,12 +4,11 @@
 #include <string.h>
 
 #include "comms.pb-c.h"
-#include "log.h"
 #include "pb_buffer.h"
 
 struct status_call {
   rpc_call rpc; /* first: rpc_call_start allocates the whole struct */
-  const char *device_id; /* the owner's; see status_call_open */
+  const device_log *dev_log; /* the owner's; see status_call_open */
   bool get_owed, set_owed; /* requests not yet sent */
   uint32_t leds[STATUS_CALL_LEDS];
 };
@@ -57,23 +56,26 @@ static void pump(status_call *c) {
   }
 }
 
-/* The device the call serves, for the log. */
-static const char *who(const status_call *c) { return c->rpc.owner ? c->device_id : "?"; }
+/* The device the call serves, for the log; NULL once it has none. */
+static const device_log *log_of(const status_call *c) { return c->rpc.owner ? c->dev_log : NULL; }
+
+static const char *id_of(const status_call *c) { return c->rpc.owner ? c->dev_log->id : "?"; }
 
 static void log_response(const status_call *c,
                          const Com__Opalcamera__Test__DeviceStatusResponse *r) {
-  const char *id = who(c);
+  const char *id = id_of(c);
   switch (r->response_case) {
   case COM__OPALCAMERA__TEST__DEVICE_STATUS_RESPONSE__RESPONSE_STATE:
-    log_debug("status device=%s reported state battery=%.2f", id,
-              (double)r->state->battery_level);
+    DEVICE_LOG(log_of(c), LOG_DEBUG, "status device=%s reported state battery=%.2f", id,
+               (double)r->state->battery_level);
     break;
   case COM__OPALCAMERA__TEST__DEVICE_STATUS_RESPONSE__RESPONSE_STATUS:
     if (strcmp(r->status, "success") != 0)
-      log_warn("status device=%s answered a request with: %s", id, r->status);
+      DEVICE_LOG(log_of(c), LOG_WARN, "status device=%s answered a request with: %s", id,
+                 r->status);
     break;
   default:
-    log_warn("status device=%s sent an empty DeviceStatusResponse", id);
+    DEVICE_LOG(log_of(c), LOG_WARN, "status device=%s sent an empty DeviceStatusResponse", id);
   }
 }
 
@@ -82,7 +84,8 @@ static void received(rpc_call *base, grpc_byte_buffer *message) {
   ProtobufCMessage *msg =
       pb_buffer_unpack(&com__opalcamera__test__device_status_response__descriptor, message);
   if (!msg) {
-    log_warn("status device=%s sent a malformed DeviceStatusResponse", who(c));
+    DEVICE_LOG(log_of(c), LOG_WARN, "status device=%s sent a malformed DeviceStatusResponse",
+               id_of(c));
     rpc_call_finish(base, GRPC_STATUS_INVALID_ARGUMENT, "malformed DeviceStatusResponse message");
     return;
   }
@@ -104,9 +107,9 @@ status_call *status_call_start(rpc_call_list *live, grpc_call *call) {
 
 rpc_call *status_call_rpc(status_call *c) { return &c->rpc; }
 
-void status_call_open(status_call *c, const char *device_id,
+void status_call_open(status_call *c, const device_log *who,
                       const uint32_t leds[STATUS_CALL_LEDS]) {
-  c->device_id = device_id;
+  c->dev_log = who;
   memcpy(c->leds, leds, sizeof c->leds);
   c->get_owed = true;
   c->set_owed = true;

@@ -6,6 +6,7 @@
 
 #include <stdint.h>
 
+#include "devices/device_log_limit.h"
 #include "rpc/rpc_call.h"
 #include "wire.h"
 
@@ -20,10 +21,10 @@ status_call *status_call_start(rpc_call_list *live, grpc_call *call);
 rpc_call *status_call_rpc(status_call *c);
 
 /* Starts talking once the call has an owner: GET, then a SET of `leds`
- * (copied), then listening for answers. `device_id` labels the log lines;
- * it is borrowed from the owner and read only while the owner holds the
- * call. */
-void status_call_open(status_call *c, const char *device_id,
+ * (copied), then listening for answers. `who` labels and limits the log
+ * lines; it is borrowed from the owner and read only while the owner
+ * holds the call. */
+void status_call_open(status_call *c, const device_log *who,
                       const uint32_t leds[STATUS_CALL_LEDS]);
 
 /* The LEDs to show now (copied): a SET of them goes out when the stream is

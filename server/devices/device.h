@@ -13,6 +13,7 @@
 #include "calls/status_call.h"
 #include "device_id.h"
 #include "devices/device_link.h"
+#include "devices/device_log_limit.h"
 #include "devices/device_machine.h"
 #include "devices/playback.h"
 
@@ -21,6 +22,7 @@ struct devices;
 typedef struct device {
   char id[DEVICE_ID_MAX_LEN + 1];
   struct devices *devices; /* the set it belongs to (devices.h) */
+  device_log log;          /* its lines, limited by its set's limit */
   device_state state;
   /* Kept in the store (devices/device_store.h). While `loading`, its calls
    * are attached but not started. `version` counts its changes. */

@@ -40,7 +40,17 @@ void devices_init(devices *ds, const sound_library *sounds, int64_t lead_ns, siz
   ds->log_tag = "";
   ds->new_devices = rate;
   ds->next_sweep_ns = clock_now_ns() + DEVICES_SWEEP_NS;
+  device_log_limit_init(&ds->log_limit, DEVICE_LOG_DEFAULT_RATE);
   device_store_init(&ds->kept, st);
+}
+
+void devices_limit_logs(devices *ds, unsigned rate) {
+  device_log_limit_clear(&ds->log_limit);
+  device_log_limit_init(&ds->log_limit, rate);
+}
+
+void devices_log_work(devices *ds, int64_t now_ns) {
+  device_log_limit_sweep(&ds->log_limit, now_ns);
 }
 
 void devices_set_owner(devices *ds, const devices_owner_hooks *owner, const char *log_tag) {
@@ -106,6 +116,7 @@ static device *add_new(devices *ds, const char *id, const char *peer, char *why,
   }
   if (d) {
     d->devices = ds;
+    d->log = (device_log){.limit = &ds->log_limit, .id = d->id};
     return d;
   }
   if (full) {
@@ -135,6 +146,7 @@ void devices_clear(devices *ds) {
            (unsigned long long)c->refused_memory, (unsigned long long)c->trims);
   registry_clear(&ds->registry);
   device_store_clear(&ds->kept);
+  device_log_limit_clear(&ds->log_limit);
   ds->playing = NULL;
 }
 
@@ -169,12 +181,12 @@ static void show_leds(device *d) {
 
 static void start_sound(device *d) {
   unsigned mode = d->state.mode;
-  playback_start(&d->playback, d->id, &d->devices->sounds->sounds[mode], mode, clock_now_ns());
+  playback_start(&d->playback, &d->log, &d->devices->sounds->sounds[mode], mode, clock_now_ns());
   link_playing(d);
 }
 
 static void end_sound(device *d, const char *reason) {
-  playback_end(&d->playback, d->id, reason);
+  playback_end(&d->playback, &d->log, reason);
   unlink_playing(d);
 }
 
@@ -195,7 +207,7 @@ static void sound_over(device *d, const char *reason) {
 
 /* Sends what is due on the audio call, if it is free. */
 static void pump(device *d) {
-  if (d->audio && playback_pump(&d->playback, d->id, d->audio, d->devices->lead_ns,
+  if (d->audio && playback_pump(&d->playback, &d->log, d->audio, d->devices->lead_ns,
                                 clock_now_ns()))
     sound_over(d, "natural");
 }
@@ -222,10 +234,11 @@ static bool on_button(void *owner, int button, int type) {
   unsigned mode_before = d->state.mode;
   device_outcome o = device_machine_button(&d->state, button, type,
                                            d->devices->sounds->mode_count, d->audio != NULL);
-  log_info("event device=%s button=%s(%d) type=%s(%d) ack=%s mode=%u state=%s%s%s", d->id,
-           wire_button_label(button), button, wire_event_label(type), type,
-           o.ack ? "true" : "false", d->state.mode, d->state.playing ? "playing" : "idle",
-           o.note ? " note=" : "", o.note ? o.note : "");
+  DEVICE_LOG(&d->log, LOG_INFO,
+             "event device=%s button=%s(%d) type=%s(%d) ack=%s mode=%u state=%s%s%s", d->id,
+             wire_button_label(button), button, wire_event_label(type), type,
+             o.ack ? "true" : "false", d->state.mode, d->state.playing ? "playing" : "idle",
+             o.note ? " note=" : "", o.note ? o.note : "");
   apply(d, o.effects, button == BUTTON_PLAY ? "preempted" : "stop");
   if (d->state.mode != mode_before) device_store_changed(&d->devices->kept, d, clock_now_ns());
   return o.ack;
@@ -263,7 +276,7 @@ static void let_go(device *d, wire_method m) {
   if (m == METHOD_EVENT) d->event = NULL;
   if (m == METHOD_AUDIO) {
     d->audio = NULL;
-    if (playback_abandon(&d->playback, d->id, "audio stream closed"))
+    if (playback_abandon(&d->playback, &d->log, "audio stream closed"))
       sound_over(d, "audio stream closed");
   }
 }
@@ -275,7 +288,7 @@ static void on_closed(void *owner, rpc_call *c) {
   if (call_of(d, c->method) != c) return;
   let_go(d, c->method);
   if (open_calls(d) == 0) {
-    log_info("disconnect device=%s mode=%u", d->id, d->state.mode);
+    DEVICE_LOG(&d->log, LOG_INFO, "disconnect device=%s mode=%u", d->id, d->state.mode);
     settle(d);
   }
 }
@@ -314,16 +327,17 @@ static void take_over(device *d, rpc_call *c, const char *via) {
   registry_online(&d->devices->registry, d);
   /* A device still loading says its mode once it knows it (on_ready). */
   if (before == 0 && !d->loading)
-    log_info("connect device=%s peer=%s mode=%u%s", d->id, c->peer, d->state.mode,
-             d->devices->log_tag);
+    DEVICE_LOG(&d->log, LOG_INFO, "connect device=%s peer=%s mode=%u%s", d->id, c->peer,
+               d->state.mode, d->devices->log_tag);
   else if (taken_over)
-    log_info("takeover device=%s peer=%s mode=%u", d->id, c->peer, d->state.mode);
+    DEVICE_LOG(&d->log, LOG_INFO, "takeover device=%s peer=%s mode=%u", d->id, c->peer,
+               d->state.mode);
 }
 
 static void open_status(device *d) {
   uint32_t leds[LED_PATTERN_COUNT];
   current_leds(d, leds);
-  status_call_open(d->status, d->id, leds);
+  status_call_open(d->status, &d->log, leds);
 }
 
 /* The device's record is in (or was not waited for any longer): the calls
@@ -337,10 +351,10 @@ static void on_ready(device *d) {
   rpc_call *any = NULL;
   for (int k = 0; k < METHOD_COUNT && !any; k++) any = call_of(d, (wire_method)k);
   if (any)
-    log_info("connect device=%s peer=%s mode=%u%s", d->id, any->peer, d->state.mode,
-             d->devices->log_tag);
+    DEVICE_LOG(&d->log, LOG_INFO, "connect device=%s peer=%s mode=%u%s", d->id, any->peer,
+               d->state.mode, d->devices->log_tag);
   if (d->status) open_status(d);
-  if (d->event) event_call_open(d->event, d->id, on_button);
+  if (d->event) event_call_open(d->event, &d->log, on_button);
 }
 
 void devices_attach_status(device *d, status_call *c, const char *via) {
@@ -352,7 +366,7 @@ void devices_attach_status(device *d, status_call *c, const char *via) {
 void devices_attach_event(device *d, event_call *c, const char *via) {
   take_over(d, event_call_rpc(c), via);
   d->event = c;
-  if (!d->loading) event_call_open(c, d->id, on_button);
+  if (!d->loading) event_call_open(c, &d->log, on_button);
 }
 
 void devices_attach_audio(device *d, audio_call *c, const char *via) {

@@ -14,6 +14,7 @@
 #include "calls/event_call.h"
 #include "calls/status_call.h"
 #include "devices/device.h"
+#include "devices/device_log_limit.h"
 #include "devices/device_store.h"
 #include "devices/log_throttle.h"
 #include "devices/new_devices.h"
@@ -61,6 +62,7 @@ typedef struct devices {
   log_throttle full_log;    /* refusals for want of room */
   int64_t next_sweep_ns;
   uint64_t forgotten_at_trim; /* registry.forgotten at the last trim */
+  device_log_limit log_limit;  /* per device, over this set's devices */
 } devices;
 
 /* An empty set that remembers at most `limit` devices (0: no limit),
@@ -68,6 +70,12 @@ typedef struct devices {
  * and takes new devices at the rate `rate` allows (borrowed; NULL: any). */
 void devices_init(devices *ds, const sound_library *sounds, int64_t lead_ns, size_t limit,
                   store *st, new_devices *rate);
+
+/* At most `rate` log lines a second per device (0: no limit; the default
+ * is DEVICE_LOG_DEFAULT_RATE), and the counts of what was left out. */
+void devices_limit_logs(devices *ds, unsigned rate);
+/* Writes the counts of left-out lines that are due; call it often. */
+void devices_log_work(devices *ds, int64_t now_ns);
 
 /* The device with `id`, for a call from `peer` (rpc_call's peer string),
  * created idle in mode 0 if new. NULL when a new device cannot be taken:

@@ -1,14 +1,14 @@
 #include "devices/playback.h"
 
 #include "devices/pacer.h"
-#include "log.h"
 
 /* Logs the end of a sound with what the device was sent of it. */
-static void log_end(const char *device_id, const sound_cursor *cur, const char *reason) {
+static void log_end(const device_log *who, const sound_cursor *cur, const char *reason) {
   char digest[PACKET_DIGEST_HEX_LEN];
   packet_digest_hex(&cur->sent, digest);
-  log_info("stream end device=%s mode=%u reason=%s packets=%llu/%zu digest=%s", device_id,
-           cur->mode, reason, (unsigned long long)cur->sent.packets, cur->sound->count, digest);
+  DEVICE_LOG(who, LOG_INFO, "stream end device=%s mode=%u reason=%s packets=%llu/%zu digest=%s",
+             who->id, cur->mode, reason, (unsigned long long)cur->sent.packets, cur->sound->count,
+             digest);
 }
 
 /* Sends packet `cur->next` and moves the cursor on. */
@@ -20,7 +20,7 @@ static void send_next(audio_call *c, sound_cursor *cur, bool is_end) {
   audio_call_send_packet(c, data, s->packets[i].size, i == 0, is_end);
 }
 
-void playback_start(playback *p, const char *device_id, const sound *s, unsigned mode,
+void playback_start(playback *p, const device_log *who, const sound *s, unsigned mode,
                     int64_t now_ns) {
   sound_cursor *cur = &p->current;
   cur->mode = mode;
@@ -28,15 +28,15 @@ void playback_start(playback *p, const char *device_id, const sound *s, unsigned
   cur->next = 0;
   packet_digest_init(&cur->sent);
   p->start_ns = now_ns;
-  log_info("stream start device=%s mode=%u sound=%s packets=%zu duration_ms=%llu", device_id,
-           mode, s->name, s->count, (unsigned long long)sound_duration_ms(s));
+  DEVICE_LOG(who, LOG_INFO, "stream start device=%s mode=%u sound=%s packets=%zu duration_ms=%llu",
+             who->id, mode, s->name, s->count, (unsigned long long)sound_duration_ms(s));
 }
 
-void playback_end(playback *p, const char *device_id, const char *reason) {
+void playback_end(playback *p, const device_log *who, const char *reason) {
   if (!p->current.sound) return;
   if (p->current.next == 0) {
     /* A sound the device never saw start needs no end. */
-    log_end(device_id, &p->current, reason);
+    log_end(who, &p->current, reason);
   } else {
     p->ending = p->current;
     p->ending_reason = reason;
@@ -44,29 +44,29 @@ void playback_end(playback *p, const char *device_id, const char *reason) {
   p->current.sound = NULL;
 }
 
-bool playback_abandon(playback *p, const char *device_id, const char *reason) {
+bool playback_abandon(playback *p, const device_log *who, const char *reason) {
   if (p->ending.sound) {
-    log_end(device_id, &p->ending, p->ending_reason); /* its is_end will never go out */
+    log_end(who, &p->ending, p->ending_reason); /* its is_end will never go out */
     p->ending.sound = NULL;
   }
   if (!p->current.sound) return false;
-  log_end(device_id, &p->current, reason);
+  log_end(who, &p->current, reason);
   p->current.sound = NULL;
   return true;
 }
 
 /* The owed is_end of a stopped sound goes out before anything else. */
-static bool send_owed_end(playback *p, const char *device_id, audio_call *c) {
+static bool send_owed_end(playback *p, const device_log *who, audio_call *c) {
   if (!p->ending.sound) return false;
   send_next(c, &p->ending, true);
-  log_end(device_id, &p->ending, p->ending_reason);
+  log_end(who, &p->ending, p->ending_reason);
   p->ending.sound = NULL;
   return true;
 }
 
 /* The current sound's next packet, if pacing says it is due. True when it
  * was the last. */
-static bool send_due_packet(playback *p, const char *device_id, audio_call *c, int64_t lead_ns,
+static bool send_due_packet(playback *p, const device_log *who, audio_call *c, int64_t lead_ns,
                             int64_t now_ns) {
   sound_cursor *cur = &p->current;
   if (!cur->sound || !pacer_is_due(cur->sound, cur->next, p->start_ns, lead_ns, now_ns))
@@ -74,14 +74,14 @@ static bool send_due_packet(playback *p, const char *device_id, audio_call *c, i
   bool last = cur->next + 1 == cur->sound->count;
   send_next(c, cur, last);
   if (!last) return false;
-  log_end(device_id, cur, "natural");
+  log_end(who, cur, "natural");
   cur->sound = NULL;
   return true;
 }
 
-bool playback_pump(playback *p, const char *device_id, audio_call *c, int64_t lead_ns,
+bool playback_pump(playback *p, const device_log *who, audio_call *c, int64_t lead_ns,
                    int64_t now_ns) {
   if (!audio_call_can_send(c)) return false;
-  if (send_owed_end(p, device_id, c)) return false;
-  return send_due_packet(p, device_id, c, lead_ns, now_ns);
+  if (send_owed_end(p, who, c)) return false;
+  return send_due_packet(p, who, c, lead_ns, now_ns);
 }

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "calls/audio_call.h"
+#include "devices/device_log_limit.h"
 #include "packet_digest.h"
 #include "sounds/sound.h"
 
@@ -30,26 +31,26 @@ typedef struct playback {
   const char *ending_reason; /* a string literal */
 } playback;
 
-/* `device_id` in every function below labels the log lines. */
+/* `who` in every function below labels and limits the log lines. */
 
 /* Starts `s` (mode `mode`'s sound) from its first packet at `now_ns`.
  * Nothing is sent until playback_pump. */
-void playback_start(playback *p, const char *device_id, const sound *s, unsigned mode,
+void playback_start(playback *p, const device_log *who, const sound *s, unsigned mode,
                     int64_t now_ns);
 
 /* Ends the current sound: its next packet is owed as is_end, ahead of
  * anything else, and nothing more of it. A sound that sent nothing yet is
  * dropped silently. `reason` is a string literal, for the log. */
-void playback_end(playback *p, const char *device_id, const char *reason);
+void playback_end(playback *p, const device_log *who, const char *reason);
 
 /* The audio call went away: forget every sound, nothing more can be sent.
  * True when a sound was playing, so the sound is over. */
-bool playback_abandon(playback *p, const char *device_id, const char *reason);
+bool playback_abandon(playback *p, const device_log *who, const char *reason);
 
 /* Sends on `c` what is due at `now_ns` (the owed is_end first), if `c` is
  * free. True when that was the current sound's last packet: the sound is
  * over. */
-bool playback_pump(playback *p, const char *device_id, audio_call *c, int64_t lead_ns,
+bool playback_pump(playback *p, const device_log *who, audio_call *c, int64_t lead_ns,
                    int64_t now_ns);
 
 #endif
