@@ -76,7 +76,8 @@ static connections *open_connections(const server_options *opts, unsigned fd_lim
       .max_per_ip = (unsigned)opts->max_connections_per_ip,
       .max_calls = (unsigned)opts->max_calls_per_connection,
       .idle_ns = opts->idle_timeout_s * NS_PER_SEC,
-      .max_resets = (unsigned)opts->max_resets};
+      .max_resets = (unsigned)opts->max_resets,
+      .max_receive_rate = (uint64_t)opts->max_receive_rate};
   connections *c = connections_create(&limits, fd_limit);
   if (!c) abort(); /* at start-up: nothing to serve with */
   return c;
@@ -118,11 +119,12 @@ static void log_connection_counts(connections *conns) {
   connection_counts n = connections_counts(conns);
   log_info("connections: %llu accepted; refused %llu at --max-connections, %llu at "
            "--max-connections-per-ip, %llu with no descriptor left; closed %llu idle, %llu for "
-           "call floods, %llu for resets; %llu calls refused",
+           "call floods, %llu for resets, %llu for sending too fast; %llu calls refused",
            (unsigned long long)n.accepted, (unsigned long long)n.refused_full,
            (unsigned long long)n.refused_ip, (unsigned long long)n.refused_no_fd,
            (unsigned long long)n.closed_idle, (unsigned long long)n.closed_streams,
-           (unsigned long long)n.closed_resets, (unsigned long long)n.calls_refused);
+           (unsigned long long)n.closed_resets, (unsigned long long)n.closed_bytes,
+           (unsigned long long)n.calls_refused);
 }
 
 /* Serves with `set` and `sounds` on `l` until a stop signal. The exit code. */

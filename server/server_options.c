@@ -58,6 +58,9 @@ static const char usage[] =
     "                       closed (default 60; 0: never)\n"
     "  --max-resets N       a connection whose client cancels more than N calls\n"
     "                       within 10 s is closed (default 100; 0: no bound)\n"
+    "  --max-receive-rate N a connection whose client sends more than N bytes a\n"
+    "                       second, over 10 s, is closed (default 1048576; a\n"
+    "                       device sends a few hundred; 0: no bound)\n"
     "\n"
     "  --log-level LEVEL    debug, info, warn or error (default info)\n"
     "  --log-rate-per-device N\n"
@@ -70,7 +73,7 @@ static const char usage[] =
 
 enum { OPT_LISTEN = 1, OPT_ASSETS, OPT_LEAD, OPT_STORE, OPT_WORKERS, OPT_REPLICA, OPT_TLS_CERT,
        OPT_TLS_KEY, OPT_CLIENT_CA, OPT_MAX_CONNECTIONS, OPT_MAX_PER_IP, OPT_MAX_CALLS, OPT_IDLE,
-       OPT_MAX_RESETS, OPT_MAX_DEVICES, OPT_NEW_DEVICES, OPT_LOG_RATE, OPT_LOG, OPT_HELP,
+       OPT_MAX_RESETS, OPT_MAX_RECEIVE, OPT_MAX_DEVICES, OPT_NEW_DEVICES, OPT_LOG_RATE, OPT_LOG, OPT_HELP,
        OPT_VERSION };
 
 static const struct option long_options[] = {
@@ -88,6 +91,7 @@ static const struct option long_options[] = {
     {"max-calls-per-connection", required_argument, NULL, OPT_MAX_CALLS},
     {"idle-timeout", required_argument, NULL, OPT_IDLE},
     {"max-resets", required_argument, NULL, OPT_MAX_RESETS},
+    {"max-receive-rate", required_argument, NULL, OPT_MAX_RECEIVE},
     {"log-level", required_argument, NULL, OPT_LOG},
     {"max-devices", required_argument, NULL, OPT_MAX_DEVICES},
     {"new-devices-per-ip", required_argument, NULL, OPT_NEW_DEVICES},
@@ -162,9 +166,11 @@ static cli_result take_limit(int opt, const char *arg, server_options *o, char *
       {OPT_MAX_CALLS, "--max-calls-per-connection", "expected 3 to 10000", 3, 10000},
       {OPT_IDLE, "--idle-timeout", "expected seconds from 0 (never) to 604800", 0, 604800},
       {OPT_MAX_RESETS, "--max-resets", "expected 0 (no bound) to 10000000", 0, 10000000},
+      {OPT_MAX_RECEIVE, "--max-receive-rate", "expected bytes a second, 0 (no bound) to 10^10", 0,
+       10000000000},
   };
   long *fields[] = {&o->max_connections, &o->max_connections_per_ip, &o->max_calls_per_connection,
-                    &o->idle_timeout_s, &o->max_resets};
+                    &o->idle_timeout_s, &o->max_resets, &o->max_receive_rate};
   for (size_t i = 0; i < sizeof limits / sizeof *limits; i++) {
     if (limits[i].opt != opt) continue;
     if (!cli_parse_long(arg, limits[i].min, limits[i].max, fields[i]))
@@ -222,6 +228,7 @@ static cli_result take(int opt, const char *arg, void *ctx, FILE *out, char *err
   case OPT_MAX_CALLS:
   case OPT_IDLE:
   case OPT_MAX_RESETS:
+  case OPT_MAX_RECEIVE:
     return take_limit(opt, arg, o, err, len);
   case OPT_MAX_DEVICES:
     if (!cli_parse_long(arg, 1, SERVER_MAX_MAX_DEVICES, &o->max_devices))
@@ -269,6 +276,7 @@ cli_result server_options_parse(int argc, char **argv, server_options *o, FILE *
                         .max_calls_per_connection = SERVER_DEFAULT_MAX_CALLS,
                         .idle_timeout_s = SERVER_DEFAULT_IDLE_S,
                         .max_resets = SERVER_DEFAULT_MAX_RESETS,
+                        .max_receive_rate = SERVER_DEFAULT_MAX_RECEIVE_RATE,
                         .log_level = LOG_INFO,
                         .max_devices = SERVER_DEFAULT_MAX_DEVICES,
                         .new_devices_per_ip = {.per_s = NEW_DEVICES_DEFAULT_PER_S,

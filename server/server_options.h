@@ -17,6 +17,7 @@
 #define SERVER_DEFAULT_MAX_CALLS 16
 #define SERVER_DEFAULT_IDLE_S 60
 #define SERVER_DEFAULT_MAX_RESETS 100
+#define SERVER_DEFAULT_MAX_RECEIVE_RATE 1048576
 /* Devices remembered at once, connected or not (a few hundred bytes each;
  * docs/security.md, "Devices: capacity, eviction and new-device rate"). */
 #define SERVER_DEFAULT_MAX_DEVICES 100000
@@ -33,7 +34,7 @@ typedef struct server_options {
   const char *client_ca;          /* with TLS: mutual TLS, ids from certificates */
   /* Limits (connections.h); max_connections 0: from the open-file limit. */
   long max_connections, max_connections_per_ip, max_calls_per_connection, idle_timeout_s,
-      max_resets;
+      max_resets, max_receive_rate;
   log_level log_level;
   long max_devices;              /* --max-devices, for the whole process */
   token_rate new_devices_per_ip; /* --new-devices-per-ip; per_s 0: unlimited */

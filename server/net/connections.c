@@ -1,5 +1,8 @@
 #include "net/connections.h"
 
+#include <linux/tcp.h> /* tcpi_bytes_received, newer than glibc's netinet/tcp.h */
+#include <malloc.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,6 +42,8 @@ typedef struct connection {
   int64_t idle_since_ns;
   unsigned resets;
   int64_t reset_window_ns;
+  uint64_t received_before; /* tcpi_bytes_received when the byte window began */
+  int64_t byte_window_ns;
 } connection;
 
 /* One kind of limit's log line. */
@@ -47,7 +52,11 @@ typedef struct report {
   uint64_t quiet; /* events since the last line */
 } report;
 
-enum { R_FULL, R_IP, R_NO_FD, R_IDLE, R_CALLS, R_STREAMS, R_RESETS, R_COUNT };
+/* Sweeps after a connection was ended before memory goes back: gRPC frees
+ * its buffers on its own thread once it sees the end. */
+#define TRIM_AFTER_SWEEPS 2
+
+enum { R_FULL, R_IP, R_NO_FD, R_IDLE, R_CALLS, R_STREAMS, R_RESETS, R_BYTES, R_COUNT };
 
 struct connections {
   pthread_mutex_t mu;
@@ -61,6 +70,7 @@ struct connections {
   connection_counts counts;
   int64_t next_forget_ns;
   report reports[R_COUNT];
+  int trim_in; /* sweeps until malloc_trim; 0: none due */
 };
 
 static unsigned ip_hash(const char *ip) {
@@ -207,6 +217,7 @@ static void end_connection(connections *t, connection *c) {
   if (c->shut || gone(c, fd)) return;
   shutdown(fd, SHUT_RDWR);
   c->shut = true;
+  t->trim_in = TRIM_AFTER_SWEEPS;
 }
 
 static bool record(connections *t, int fd, const peer_address *peer, int64_t now) {
@@ -217,7 +228,7 @@ static bool record(connections *t, int fd, const peer_address *peer, int64_t now
   connection *c = &t->by_fd[fd];
   *c = (connection){.used = true, .dev = st.st_dev, .ino = st.st_ino, .peer = *peer, .ip = ip,
                     .next_same_port = t->by_port[peer->port], .open_index = t->open,
-                    .idle_since_ns = now};
+                    .idle_since_ns = now, .byte_window_ns = now};
   t->by_port[peer->port] = fd;
   t->open_fds[t->open++] = fd;
   return true;
@@ -358,12 +369,57 @@ static void end_idle(connections *t, int64_t now) {
   }
 }
 
+/* What the client has sent on `fd` since the connection began. */
+static bool bytes_received(int fd, uint64_t *out) {
+  struct tcp_info info;
+  socklen_t len = sizeof info;
+  if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &len) != 0) return false;
+  if (len < offsetof(struct tcp_info, tcpi_bytes_received) + sizeof info.tcpi_bytes_received)
+    return false; /* a kernel older than 4.1 */
+  *out = info.tcpi_bytes_received;
+  return true;
+}
+
+static void end_fast_senders(connections *t, int64_t now) {
+  uint64_t per_window = t->limits.max_receive_rate * (CONNECTIONS_RESET_WINDOW_NS / NS_PER_SEC);
+  if (!per_window) return;
+  for (unsigned i = 0; i < t->open; i++) {
+    connection *c = &t->by_fd[t->open_fds[i]];
+    uint64_t received;
+    if (c->shut || !bytes_received(t->open_fds[i], &received)) continue;
+    if (now - c->byte_window_ns > CONNECTIONS_RESET_WINDOW_NS) {
+      c->byte_window_ns = now;
+      c->received_before = received;
+    }
+    if (received - c->received_before <= per_window) continue;
+    t->counts.closed_bytes++;
+    char what[220];
+    snprintf(what, sizeof what,
+             "closed connection peer=%s:%d: its client sent %llu bytes within %lld s "
+             "(--max-receive-rate %llu)",
+             c->peer.ip, c->peer.port, (unsigned long long)(received - c->received_before),
+             (long long)(CONNECTIONS_RESET_WINDOW_NS / NS_PER_SEC),
+             (unsigned long long)t->limits.max_receive_rate);
+    report_event(t, R_BYTES, now, what);
+    end_connection(t, c);
+  }
+}
+
+/* A flood leaves gRPC's freed buffers in glibc's arenas: true when they
+ * should go back now. */
+static bool trim_due(connections *t) {
+  return t->trim_in > 0 && --t->trim_in == 0;
+}
+
 void connections_sweep(connections *t, int64_t now) {
   pthread_mutex_lock(&t->mu);
   forget_gone(t);
   end_idle(t, now);
+  end_fast_senders(t, now);
   flush_reports(t, now);
+  bool trim = trim_due(t);
   pthread_mutex_unlock(&t->mu);
+  if (trim) malloc_trim(0); /* milliseconds: not under the lock the loops take */
 }
 
 unsigned connections_open(connections *t) {

@@ -23,9 +23,10 @@ typedef struct connection_limits {
   unsigned max_calls;       /* open at once on one connection */
   int64_t idle_ns;          /* without an open call; 0: no bound */
   unsigned max_resets;      /* calls cancelled by the client per RESET_WINDOW; 0: no bound */
+  uint64_t max_receive_rate; /* bytes a second from the client, over RESET_WINDOW; 0: no bound */
 } connection_limits;
 
-/* The window max_resets counts in. */
+/* The window max_resets and max_receive_rate count in. */
 #define CONNECTIONS_RESET_WINDOW_NS (10LL * 1000 * 1000 * 1000)
 
 /* What was refused or ended, since the start. */
@@ -38,6 +39,7 @@ typedef struct connection_counts {
   uint64_t calls_refused;  /* over max_calls */
   uint64_t closed_streams; /* far over max_calls: a flood, not a mistake */
   uint64_t closed_resets;
+  uint64_t closed_bytes;   /* over max_receive_rate */
 } connection_counts;
 
 typedef struct connections connections;
@@ -68,7 +70,8 @@ void connections_call_closed(connections *t, const char *peer, bool client_cance
                              int64_t now_ns);
 
 /* Listener thread, about once a second: forgets connections gRPC has
- * closed and ends those idle past the bound. */
+ * closed, ends those idle past the bound or sending too fast, and gives
+ * memory back after a connection was ended. */
 void connections_sweep(connections *t, int64_t now_ns);
 
 /* Open right now, and the counts so far. */

@@ -19,6 +19,10 @@ still be served:
                          over the limit are refused and the connection lives
   RapidResetTests        10,000 streams opened and reset at once on one
                          connection: it is closed after --max-resets
+  FastSenderTests        16 EventStreams announcing 4 GiB messages, then fed
+                         as fast as the windows allow (gRPC core buffers
+                         them whole): the connection is closed past
+                         --max-receive-rate and the memory goes back
 
 Run:   /usr/bin/python3 tests/security/test_limits.py [-v] [Class[.test]]
 Env:   OPAL_SERVER, OPAL_DEVICE (the binaries).
@@ -233,6 +237,35 @@ class RapidResetTests(unittest.TestCase):
         self.assertTrue(wait_log(server, "cancelled more than", 2), server.log_tail())
         self.assertLess(rss1 - rss0, 100 * 1024, "the server's memory grew by more than 100 MB")
         b.assert_on_time(self)
+
+
+class FastSenderTests(unittest.TestCase):
+
+    STREAMS = 16
+
+    def test_a_connection_sending_too_fast_is_closed(self):
+        server = start_server(self)
+        rss0 = server.vmrss_kb()
+        with Bystander(server.target, seconds=8) as b:
+            time.sleep(1.5)
+            with RawConnection(server.port) as conn:
+                sids = [1 + 2 * i for i in range(self.STREAMS)]
+                prefix = b"\x00" + (0xFFFFFFFF).to_bytes(4, "big")  # a 4 GiB message follows
+                conn.send(b"".join(conn.open_stream(sid, EVENT_PATH, [(b"device_id", b"big-%d" % sid)])
+                                   + RawConnection.data(sid, prefix) for sid in sids))
+                t0 = time.monotonic()
+                sent, outcome = conn.feed(sids, seconds=15 * SLOW)
+                took = time.monotonic() - t0
+            rss1 = server.vmrss_kb()
+            time.sleep(2.5)  # two sweeps: the buffers are freed, and handed back
+            rss2 = server.vmrss_kb()
+        print("4 GiB messages fed: %.0f MB sent in %.1f s before the server closed the connection "
+              "(closed=%s); RSS %d -> %d -> %d kB" % (sent / 1e6, took, outcome.closed, rss0, rss1, rss2))
+        self.assertTrue(outcome.closed, "the connection survived %.0f MB in %.0f s" % (sent / 1e6, took))
+        self.assertTrue(wait_log(server, "--max-receive-rate", 2), server.log_tail())
+        self.assertLess(rss2 - rss0, 64 * 1024, "the server kept more than 64 MB")
+        b.assert_on_time(self)
+        served(self, server, "after-fast-sender")
 
 
 if __name__ == "__main__":
