@@ -62,7 +62,7 @@ UNIT_SRC   := $(wildcard tests/unit/*/test_*.c)
 UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 PROGRAMS   := $(BUILD)/opal-server $(BUILD)/opal-device
 
-.PHONY: all deps test-deps run test asan bench bench-quick bench-device fuzz fuzz-build clean
+.PHONY: all deps test-deps run test asan bench bench-quick bench-device fuzz fuzz-build print-fuzz-names clean
 .DEFAULT_GOAL := all
 .SECONDARY:
 
@@ -225,7 +225,8 @@ $(FUZZ_BUILD)/server_device_machine: $(call fuzz_obj,server/devices/devices.c \
     server/devices/led_pattern.c server/devices/pacer.c server/devices/playback.c \
     server/devices/registry.c server/calls/event_call.c server/calls/status_call.c \
     server/calls/audio_call.c server/sounds/audio_packet.c server/sounds/sound.c \
-    server/store/store.c shared/device_id.c shared/item_array.c shared/packet_digest.c \
+    $(wildcard server/store/*.c) shared/device_id.c shared/item_array.c shared/latency_samples.c \
+    shared/packet_digest.c \
     $(FUZZ_SERVER_RPC))
 $(FUZZ_BUILD)/device_status_request: $(call fuzz_obj,device/net/status_stream.c $(FUZZ_DEVICE_RPC))
 $(FUZZ_BUILD)/device_audio_packet: $(call fuzz_obj,device/net/audio_stream.c $(FUZZ_PLAYER) \
@@ -253,6 +254,9 @@ $(FUZZ_BUILD)/obj/device/%.o $(FUZZ_BUILD)/obj/tests/fuzz/device_%.o \
 
 fuzz-build:
 	@$(MAKE) --no-print-directory -j$(JOBS) $(FUZZ_BIN)
+
+print-fuzz-names:
+	@echo $(FUZZ_NAMES)
 
 # Each harness for FUZZ_SECONDS, one after the other (tests/fuzz/run-fuzz.sh).
 fuzz: test-deps

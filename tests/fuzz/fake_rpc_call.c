@@ -8,9 +8,12 @@
 #include "fuzz_check.h"
 
 static fake_rpc_send_fn watch_send;
+static fake_rpc_close_fn watch_close;
 static char next_peer[128] = "ipv4:127.0.0.1:40000";
 
 void fake_rpc_watch_sends(fake_rpc_send_fn fn) { watch_send = fn; }
+
+void fake_rpc_watch_closes(fake_rpc_close_fn fn) { watch_close = fn; }
 
 void fake_rpc_set_peer(const char *peer) {
   size_t n = strlen(peer);
@@ -114,6 +117,7 @@ void fake_rpc_close(rpc_call *c) {
   if (c->owner && c->on_closed) c->on_closed(c->owner, c);
   fake_rpc_complete_send(c, false);
   c->receiving = false;
+  if (watch_close) watch_close(c);
   untrack(c);
   free(c->peer);
   free(c);

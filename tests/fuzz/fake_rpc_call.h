@@ -18,6 +18,11 @@
 typedef void (*fake_rpc_send_fn)(rpc_call *c, grpc_byte_buffer *message);
 void fake_rpc_watch_sends(fake_rpc_send_fn fn);
 
+/* Told of every call just before it is freed (after its owner heard of
+ * the close): the harness drops what it knew of it. */
+typedef void (*fake_rpc_close_fn)(rpc_call *c);
+void fake_rpc_watch_closes(fake_rpc_close_fn fn);
+
 /* The peer the next rpc_call_start gives its call ("ipv4:..."); copied. */
 void fake_rpc_set_peer(const char *peer);
 
