@@ -12,6 +12,8 @@
 #   make bench      server + fleet scenarios, with sqlite/redis stores and
 #                   nginx (15-16 min, at most ~17); make bench-quick (~3 min)
 #   make bench-device  device audio latency, RSS and CPU
+#   make fuzz       build the libFuzzer harnesses (tests/fuzz/, clang) and run
+#                   each for FUZZ_SECONDS (60); docs/security.md#fuzzing
 #   make clean
 #   make V=1        show full compiler command lines
 #
@@ -89,13 +91,15 @@ run: deps
 
 # The ASan+UBSan build is skipped with NO_ASAN=1, or when SUITE names only
 # suites that run on the normal build alone.
-NORMAL_ONLY_SUITES := quickstart valgrind
+NORMAL_ONLY_SUITES := quickstart valgrind fuzz
 WANT_ASAN := $(if $(filter 1,$(NO_ASAN)),,$(if $(SUITE),$(filter-out $(NORMAL_ONLY_SUITES),$(SUITE)),yes))
+# The fuzz suite's harnesses are built with the rest, so its time is fuzzing.
+WANT_FUZZ := $(if $(SUITE),$(filter fuzz,$(SUITE)),yes)
 
 test:
 	@tests/run-tests.sh --check $(SUITE)
 	@scripts/install-deps.sh --tests
-	@$(MAKE) --no-print-directory -j$(JOBS) all
+	@$(MAKE) --no-print-directory -j$(JOBS) all $(if $(WANT_FUZZ),$(FUZZ_BIN))
 	@$(if $(WANT_ASAN),$(MAKE) --no-print-directory -j$(JOBS) asan,true)
 	@tests/run-tests.sh $(if $(filter 1,$(NO_ASAN)),--no-asan) $(SUITE)
 
