@@ -199,7 +199,8 @@ FUZZ_CC      := clang
 FUZZ_SECONDS ?= 60
 FUZZ_NAMES   := server_device_event server_status_response server_audio_request server_metadata \
                 server_ogg_opus server_device_machine \
-                device_status_request device_audio_packet device_gpio_config device_script
+                device_status_request device_audio_packet device_event_response \
+                device_gpio_config device_script
 FUZZ_BIN     := $(FUZZ_NAMES:%=$(FUZZ_BUILD)/%)
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined
 FUZZ_CFLAGS  := -std=c11 -Wall -Wextra -Werror -g -O1 -fno-omit-frame-pointer $(FUZZ_SAN) \
@@ -235,6 +236,7 @@ $(FUZZ_BUILD)/server_device_machine: $(call fuzz_obj,server/devices/devices.c \
 $(FUZZ_BUILD)/device_status_request: $(call fuzz_obj,device/net/status_stream.c $(FUZZ_DEVICE_RPC))
 $(FUZZ_BUILD)/device_audio_packet: $(call fuzz_obj,device/net/audio_stream.c $(FUZZ_PLAYER) \
     $(FUZZ_DEVICE_RPC))
+$(FUZZ_BUILD)/device_event_response: $(call fuzz_obj,device/net/event_stream.c $(FUZZ_DEVICE_RPC))
 $(FUZZ_BUILD)/device_gpio_config: $(call fuzz_obj,device/gpio/gpio_config.c shared/cli_args.c shared/log.c \
     shared/wire.c tests/fuzz/fuzz_file.c)
 $(FUZZ_BUILD)/device_script: $(call fuzz_obj,device/script/script.c shared/cli_args.c \

@@ -44,6 +44,8 @@ def messages():
     some = pb.DeviceStatusSet(led_2=pb.RGBAColor(rgba=0x20C0FFFF))
     write("device_status_request", "set-one", pb.DeviceStatusRequest(set=some).SerializeToString())
     write("device_status_request", "neither", b"")
+    write("device_event_response", "ack", pb.DeviceEventResponse(ack=True).SerializeToString())
+    write("device_event_response", "nack", pb.DeviceEventResponse(ack=False).SerializeToString())
 
 
 def audio_packets():
