@@ -251,8 +251,8 @@ $(FUZZ_BUILD)/obj/%.o: %.c $(GEN)/comms.pb-c.h
 	@echo "  CLANG   $@"
 	$(Q)$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -MMD -MP -c $< -o $@
 
-# Each harness sees its own program's headers only: server/ and device/
-# both have folders of the same name.
+# Each harness sees its own program's headers only, as that program's build
+# does: an include such as "net/..." then means the program's own folder.
 $(FUZZ_BUILD)/obj/server/%.o $(FUZZ_BUILD)/obj/tests/fuzz/server_%.o \
     $(FUZZ_BUILD)/obj/tests/fuzz/fake_rpc_call.o: CPPFLAGS += -Iserver
 $(FUZZ_BUILD)/obj/device/%.o $(FUZZ_BUILD)/obj/tests/fuzz/device_%.o \
