@@ -12,6 +12,8 @@
 #   make bench      server + fleet scenarios, with sqlite/redis stores and
 #                   nginx (15-16 min, at most ~17); make bench-quick (~3 min)
 #   make bench-device  device audio latency, RSS and CPU
+#   make fuzz       build the libFuzzer harnesses (tests/fuzz/, clang) and run
+#                   each for FUZZ_SECONDS (60); docs/security.md#fuzzing
 #   make clean
 #   make V=1        show full compiler command lines
 #
@@ -69,7 +71,7 @@ UNIT_SRC   := $(wildcard tests/unit/*/test_*.c)
 UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 PROGRAMS   := $(BUILD)/opal-server $(BUILD)/opal-device
 
-.PHONY: all deps test-deps run test asan bench bench-quick bench-device clean
+.PHONY: all deps test-deps run test asan bench bench-quick bench-device fuzz fuzz-build print-fuzz-names clean
 .DEFAULT_GOAL := all
 .SECONDARY:
 
@@ -96,13 +98,15 @@ run: deps
 
 # The ASan+UBSan build is skipped with NO_ASAN=1, or when SUITE names only
 # suites that run on the normal build alone.
-NORMAL_ONLY_SUITES := quickstart valgrind
+NORMAL_ONLY_SUITES := quickstart valgrind fuzz
 WANT_ASAN := $(if $(filter 1,$(NO_ASAN)),,$(if $(SUITE),$(filter-out $(NORMAL_ONLY_SUITES),$(SUITE)),yes))
+# The fuzz suite's harnesses are built with the rest, so its time is fuzzing.
+WANT_FUZZ := $(if $(SUITE),$(filter fuzz,$(SUITE)),yes)
 
 test:
 	@tests/run-tests.sh --check $(SUITE)
 	@scripts/install-deps.sh --tests
-	@$(MAKE) --no-print-directory -j$(JOBS) all
+	@$(MAKE) --no-print-directory -j$(JOBS) all $(if $(WANT_FUZZ),$(FUZZ_BIN))
 	@$(if $(WANT_ASAN),$(MAKE) --no-print-directory -j$(JOBS) asan,true)
 	@tests/run-tests.sh $(if $(filter 1,$(NO_ASAN)),--no-asan) $(SUITE)
 
@@ -197,7 +201,88 @@ $(BUILD)/tests/tui/term_demo: $(BUILD)/obj/tests/tui/term_demo.o $(DEVICE_LIB) $
 	@echo "  LINK    $@"
 	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
+# ---- libFuzzer harnesses: tests/fuzz/<name>.c -> build/fuzz/<name> ----
+# Built with clang alone (libFuzzer is clang's); each links the project
+# sources it exercises, compiled again here with coverage and sanitizers,
+# and a stand-in for the gRPC call layer where the parser sits behind one
+# (tests/fuzz/fake_*.c). docs/security.md#fuzzing has the list.
+FUZZ_BUILD   := build/fuzz
+FUZZ_CC      := clang
+FUZZ_SECONDS ?= 60
+FUZZ_NAMES   := server_device_event server_status_response server_audio_request server_metadata \
+                server_ogg_opus server_device_machine \
+                device_status_request device_audio_packet device_event_response \
+                device_gpio_config device_script
+FUZZ_BIN     := $(FUZZ_NAMES:%=$(FUZZ_BUILD)/%)
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined
+FUZZ_CFLAGS  := -std=c11 -Wall -Wextra -Werror -g -O1 -fno-omit-frame-pointer $(FUZZ_SAN) \
+                -fsanitize=fuzzer-no-link $(shell pkg-config --cflags $(PKGS) $(DEV_PKGS))
+fuzz_obj      = $(patsubst %.c,$(FUZZ_BUILD)/obj/%.o,$(1))
+
+FUZZ_PB         := shared/pb_buffer.c shared/log.c shared/wire.c $(GEN)/comms.pb-c.c
+FUZZ_SERVER_RPC := tests/fuzz/fake_rpc_call.c $(FUZZ_PB)
+FUZZ_DEVICE_RPC := tests/fuzz/fake_client_call.c $(FUZZ_PB)
+FUZZ_PLAYER     := device/audio/audio_player.c device/audio/audio_out_pacer.c \
+                   device/audio/audio_out_portaudio.c device/audio/jitter_buffer.c \
+                   device/audio/portaudio_libs.c shared/clock.c
+
+$(FUZZ_BUILD)/server_device_event: $(call fuzz_obj,server/calls/event_call.c \
+    server/devices/device_machine.c $(FUZZ_SERVER_RPC))
+$(FUZZ_BUILD)/server_status_response: $(call fuzz_obj,server/calls/status_call.c $(FUZZ_SERVER_RPC))
+$(FUZZ_BUILD)/server_audio_request: $(call fuzz_obj,server/calls/audio_call.c \
+    server/sounds/audio_packet.c $(FUZZ_SERVER_RPC))
+$(FUZZ_BUILD)/server_metadata: $(call fuzz_obj,shared/metadata.c shared/device_id.c \
+    server/devices/device_link.c)
+$(FUZZ_BUILD)/server_ogg_opus: $(call fuzz_obj,server/sounds/ogg_opus_reader.c server/sounds/sound.c \
+    tests/fuzz/fuzz_file.c)
+# The machine runs with the harness's clock (tests/fuzz/server_device_machine.c),
+# so shared/clock.c is left out.
+$(FUZZ_BUILD)/server_device_machine: $(call fuzz_obj,server/devices/devices.c \
+    server/devices/device_machine.c server/devices/device_store.c server/devices/device_link.c \
+    server/devices/led_pattern.c server/devices/pacer.c server/devices/playback.c \
+    server/devices/registry.c server/calls/event_call.c server/calls/status_call.c \
+    server/calls/audio_call.c server/sounds/audio_packet.c server/sounds/sound.c \
+    $(wildcard server/store/*.c) shared/device_id.c shared/item_array.c shared/latency_samples.c \
+    shared/packet_digest.c \
+    $(FUZZ_SERVER_RPC))
+$(FUZZ_BUILD)/device_status_request: $(call fuzz_obj,device/net/status_stream.c $(FUZZ_DEVICE_RPC))
+$(FUZZ_BUILD)/device_audio_packet: $(call fuzz_obj,device/net/audio_stream.c $(FUZZ_PLAYER) \
+    $(FUZZ_DEVICE_RPC))
+$(FUZZ_BUILD)/device_event_response: $(call fuzz_obj,device/net/event_stream.c $(FUZZ_DEVICE_RPC))
+$(FUZZ_BUILD)/device_gpio_config: $(call fuzz_obj,device/gpio/gpio_config.c shared/cli_args.c shared/log.c \
+    shared/wire.c tests/fuzz/fuzz_file.c)
+$(FUZZ_BUILD)/device_script: $(call fuzz_obj,device/script/script.c shared/cli_args.c \
+    shared/wire.c tests/fuzz/fuzz_file.c)
+
+$(FUZZ_BIN): $(FUZZ_BUILD)/%: $(FUZZ_BUILD)/obj/tests/fuzz/%.o
+	@echo "  LINK    $@"
+	$(Q)$(FUZZ_CC) -fsanitize=fuzzer $(FUZZ_SAN) $^ $(DEV_LIBS) $(LDLIBS) -o $@
+
+$(FUZZ_BUILD)/obj/%.o: %.c $(GEN)/comms.pb-c.h
+	@mkdir -p $(dir $@)
+	@echo "  CLANG   $@"
+	$(Q)$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -MMD -MP -c $< -o $@
+
+# Each harness sees its own program's headers only, as that program's build
+# does: an include such as "net/..." then means the program's own folder.
+$(FUZZ_BUILD)/obj/server/%.o $(FUZZ_BUILD)/obj/tests/fuzz/server_%.o \
+    $(FUZZ_BUILD)/obj/tests/fuzz/fake_rpc_call.o: CPPFLAGS += -Iserver
+$(FUZZ_BUILD)/obj/device/%.o $(FUZZ_BUILD)/obj/tests/fuzz/device_%.o \
+    $(FUZZ_BUILD)/obj/tests/fuzz/fake_client_call.o: CPPFLAGS += -Idevice
+
+fuzz-build:
+	@$(MAKE) --no-print-directory -j$(JOBS) $(FUZZ_BIN)
+
+print-fuzz-names:
+	@echo $(FUZZ_NAMES)
+
+# Each harness for FUZZ_SECONDS, one after the other (tests/fuzz/run-fuzz.sh).
+fuzz: test-deps
+	@$(MAKE) --no-print-directory fuzz-build
+	@tests/fuzz/run-fuzz.sh $(FUZZ_SECONDS)
+
 clean:
 	rm -rf build
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+-include $(shell find $(FUZZ_BUILD)/obj -name '*.d' 2>/dev/null)

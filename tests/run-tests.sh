@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs the test suites: the unit tests, the Python suites against the normal
 # build, then the same against the ASan+UBSan build (build/asan), then the
-# README's quick start on a fresh clone and the programs under valgrind for
-# a short session. Ends with one line: "N passed, M failed".
+# README's quick start on a fresh clone, the programs under valgrind for
+# a short session and the fuzz harnesses briefly. Ends with one line:
+# "N passed, M failed".
 #
 #   tests/run-tests.sh                 every suite (what make test runs)
 #   tests/run-tests.sh SUITE...        only these suites (see --list)
@@ -33,6 +34,7 @@ SUITES=(
   "audio|PortAudio into a PulseAudio null sink, tests/audio/test_portaudio.py (both builds)"
   "quickstart|the README's make run and opal-device --sim on a fresh clone, tests/quickstart/test_quickstart.py (normal build only)"
   "valgrind|server and device under valgrind (normal build only)"
+  "fuzz|libFuzzer harnesses: each replays its seeds, then fuzzes for FUZZ_TEST_SECONDS (3), tests/fuzz/run-fuzz.sh (clang build, build/fuzz)"
 )
 names=()
 for s in "${SUITES[@]}"; do names+=("${s%%|*}"); done
@@ -102,6 +104,22 @@ run_cmocka() { # title log-name binary
   echo "$out"
   p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' <<<"$out" | tail -1)
   f=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' <<<"$out" | tail -1)
+  p=${p:-0} f=${f:-0}
+  [[ $rc -ne 0 && $f -eq 0 ]] && f=1
+  record "$title" "$log" "$out" "$p" "$f"
+}
+
+# A runner that ends with its own "N passed, M failed" line (the fuzz
+# harnesses). One that dies before printing it counts as one failure.
+run_counted() { # title log-name command...
+  local title=$1 log=$2 rc out p f
+  shift 2
+  echo "=== $title"
+  out=$("$@" 2>&1)
+  rc=$?
+  echo "$out"
+  p=$(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\1/p' <<<"$out" | tail -1)
+  f=$(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\2/p' <<<"$out" | tail -1)
   p=${p:-0} f=${f:-0}
   [[ $rc -ne 0 && $f -eq 0 ]] && f=1
   record "$title" "$log" "$out" "$p" "$f"
@@ -200,6 +218,11 @@ if wants valgrind; then
     run_unittest "loopback, device under valgrind (build)" "valgrind-loopback" $PY tests/loopback/test_loopback.py \
     LoopbackTests.test_mode_play_stop_preempt_natural_end
 fi
+
+# Each harness on its seed corpus (the regression seeds among them), then
+# a few seconds of fuzzing; two results per harness.
+wants fuzz &&
+  run_counted "fuzz harnesses (build/fuzz)" "fuzz" tests/fuzz/run-fuzz.sh --replay "${FUZZ_TEST_SECONDS:-3}"
 
 echo
 for f in "${failures[@]}"; do echo "FAILED: $f"; done
