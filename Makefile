@@ -227,8 +227,10 @@ FUZZ_PLAYER     := device/audio/audio_player.c device/audio/audio_out_pacer.c \
                    device/audio/portaudio_libs.c shared/clock.c
 
 $(FUZZ_BUILD)/server_device_event: $(call fuzz_obj,server/calls/event_call.c \
-    server/devices/device_machine.c $(FUZZ_SERVER_RPC))
-$(FUZZ_BUILD)/server_status_response: $(call fuzz_obj,server/calls/status_call.c $(FUZZ_SERVER_RPC))
+    server/devices/device_machine.c server/devices/device_log_limit.c shared/clock.c \
+    shared/device_id.c $(FUZZ_SERVER_RPC))
+$(FUZZ_BUILD)/server_status_response: $(call fuzz_obj,server/calls/status_call.c \
+    server/devices/device_log_limit.c shared/clock.c shared/device_id.c $(FUZZ_SERVER_RPC))
 $(FUZZ_BUILD)/server_audio_request: $(call fuzz_obj,server/calls/audio_call.c \
     server/sounds/audio_packet.c $(FUZZ_SERVER_RPC))
 $(FUZZ_BUILD)/server_metadata: $(call fuzz_obj,shared/metadata.c shared/device_id.c \
@@ -240,7 +242,9 @@ $(FUZZ_BUILD)/server_ogg_opus: $(call fuzz_obj,server/sounds/ogg_opus_reader.c s
 $(FUZZ_BUILD)/server_device_machine: $(call fuzz_obj,server/devices/devices.c \
     server/devices/device_machine.c server/devices/device_store.c server/devices/device_link.c \
     server/devices/led_pattern.c server/devices/pacer.c server/devices/playback.c \
-    server/devices/registry.c server/calls/event_call.c server/calls/status_call.c \
+    server/devices/registry.c server/devices/device_log_limit.c server/devices/new_devices.c \
+    server/devices/peer_address.c server/devices/token_bucket.c \
+    server/calls/event_call.c server/calls/status_call.c \
     server/calls/audio_call.c server/sounds/audio_packet.c server/sounds/sound.c \
     $(wildcard server/store/*.c) shared/device_id.c shared/item_array.c shared/latency_samples.c \
     shared/packet_digest.c \

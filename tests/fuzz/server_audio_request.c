@@ -33,7 +33,8 @@ static void on_send(rpc_call *c, grpc_byte_buffer *message) {
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
   (void)argc, (void)argv;
   fake_rpc_watch_sends(on_send);
-  FUZZ_CHECK(audio_call_check_request(NULL) != NULL);
+  grpc_status_code code;
+  FUZZ_CHECK(audio_call_check_request(NULL, &code) != NULL && code == GRPC_STATUS_INTERNAL);
   return 0;
 }
 
@@ -64,10 +65,11 @@ static void stream_one(const uint8_t *data, size_t size) {
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   grpc_byte_buffer *request = fuzz_buffer(data, size);
-  const char *problem = audio_call_check_request(request);
+  grpc_status_code code = GRPC_STATUS_OK;
+  const char *problem = audio_call_check_request(request, &code);
   grpc_byte_buffer_destroy(request);
   FUZZ_CHECK((problem == NULL) == wants_start(data, size));
-  if (problem) FUZZ_CHECK(problem[0] != '\0');
+  if (problem) FUZZ_CHECK(problem[0] != '\0' && code != GRPC_STATUS_OK);
   else stream_one(data, size);
   return 0;
 }

@@ -82,7 +82,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   event_call *c = event_call_start(&live, NULL);
   rpc_call *rc = event_call_rpc(c);
   rpc_call_set_owner(rc, &state, NULL);
-  event_call_open(c, "fuzz-device", on_button);
+  device_log who = {.limit = NULL, .id = "fuzz-device"}; /* every line written */
+  event_call_open(c, &who, on_button);
   FUZZ_CHECK(fake_rpc_deliver(rc, data, size));
   check_answer(rc, data, size);
   /* The next event is read only once the ack is out. */

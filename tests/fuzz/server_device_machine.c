@@ -195,7 +195,8 @@ static void open_call(fuzz_input *in) {
   wire_method kind = (wire_method)(fuzz_byte(in) % METHOD_COUNT);
   unsigned client = fuzz_byte(in) % CLIENTS;
   if (call_count == MAX_CALLS) return;
-  device *d = devices_get(&ds, id);
+  char why[300];
+  device *d = devices_get(&ds, id, clients[client].peer, why, sizeof why);
   if (!d) return; /* no room: the server refuses the call */
   fake_rpc_set_peer(clients[client].peer);
   rpc_call *c;
@@ -378,7 +379,7 @@ static void run_out(void) {
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   fuzz_input in = {data, size, 0};
   library.mode_count = 1 + fuzz_byte(&in) % MODES;
-  devices_init(&ds, &library, LEAD_NS, fuzz_byte(&in) % 4, NULL);
+  devices_init(&ds, &library, LEAD_NS, fuzz_byte(&in) % 4, NULL, NULL); /* no rate for new ids */
   now_ns = NS_PER_SEC;
   call_count = 0;
   for (int steps = 0; fuzz_more(&in) && steps < MAX_STEPS; steps++) {
