@@ -7,7 +7,7 @@
 #include <sys/random.h>
 
 #include "devices/log_throttle.h"
-#include "devices/peer_address.h"
+#include "devices/peer_key.h"
 #include "log.h"
 
 /* 8,192 slots of 40 bytes: 320 KiB, whatever the peers. */
@@ -72,8 +72,8 @@ static token_bucket *bucket_of(new_devices *nd, const uint8_t key[16], int64_t n
 bool new_devices_take(new_devices *nd, const char *peer, int64_t now_ns, char *why,
                       size_t why_len) {
   if (!nd || nd->rate.per_s <= 0) return true;
-  peer_address who;
-  peer_address_parse(peer, &who);
+  peer_key who;
+  peer_key_of(peer, &who);
   pthread_mutex_lock(&nd->lock);
   bool ok = token_bucket_take(bucket_of(nd, who.key, now_ns), &nd->rate, now_ns);
   uint64_t count = 0;

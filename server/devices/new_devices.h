@@ -1,5 +1,5 @@
 /* The rate of new devices per peer (--new-devices-per-ip): a token bucket
- * per peer address (peer_address.h), taken from when a call brings a
+ * per peer address (peer_key.h), taken from when a call brings a
  * device id the registry does not have. One table per process, shared by
  * every worker under a lock: a host's connections reach the workers by
  * the kernel's hash of their ports, so a rate divided per worker would

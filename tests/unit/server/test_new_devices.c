@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "devices/new_devices.h"
-#include "devices/peer_address.h"
+#include "devices/peer_key.h"
 #include "devices/token_bucket.h"
 
 #define S 1000000000LL
@@ -42,27 +42,27 @@ static void zero_rate_is_unlimited(void **unused) {
 
 static void peers_as_grpc_writes_them(void **unused) {
   (void)unused;
-  peer_address a, b;
-  assert_true(peer_address_parse("ipv4:127.0.0.1:5000", &a));
+  peer_key a, b;
+  assert_true(peer_key_of("ipv4:127.0.0.1:5000", &a));
   assert_string_equal(a.text, "127.0.0.1");
   /* gRPC 1.51's IPv6 peer, brackets percent-encoded, and the plain form */
-  assert_true(peer_address_parse("ipv6:%5B::1%5D:38190", &a));
+  assert_true(peer_key_of("ipv6:%5B::1%5D:38190", &a));
   assert_string_equal(a.text, "::1");
-  assert_true(peer_address_parse("ipv6:[::1]:1", &b));
+  assert_true(peer_key_of("ipv6:[::1]:1", &b));
   assert_memory_equal(a.key, b.key, 16);
   /* one /64 is one peer */
-  assert_true(peer_address_parse("ipv6:%5B2001:db8:1:2::1%5D:5", &a));
-  assert_true(peer_address_parse("ipv6:%5B2001:db8:1:2:ffff::9%5D:6", &b));
+  assert_true(peer_key_of("ipv6:%5B2001:db8:1:2::1%5D:5", &a));
+  assert_true(peer_key_of("ipv6:%5B2001:db8:1:2:ffff::9%5D:6", &b));
   assert_memory_equal(a.key, b.key, 16);
-  assert_true(peer_address_parse("ipv6:%5B2001:db8:1:3::1%5D:5", &b));
+  assert_true(peer_key_of("ipv6:%5B2001:db8:1:3::1%5D:5", &b));
   assert_memory_not_equal(a.key, b.key, 16);
   /* an IPv4 client of a dual-stack listener is its IPv4 address */
-  assert_true(peer_address_parse("ipv6:%5B::ffff:10.0.0.7%5D:5", &a));
+  assert_true(peer_key_of("ipv6:%5B::ffff:10.0.0.7%5D:5", &a));
   assert_string_equal(a.text, "10.0.0.7");
-  assert_true(peer_address_parse("ipv4:10.0.0.7:9", &b));
+  assert_true(peer_key_of("ipv4:10.0.0.7:9", &b));
   assert_memory_equal(a.key, b.key, 16);
-  assert_false(peer_address_parse("unix:/run/opal.sock", &a));
-  assert_false(peer_address_parse("ipv4:not-an-address:1", &b));
+  assert_false(peer_key_of("unix:/run/opal.sock", &a));
+  assert_false(peer_key_of("ipv4:not-an-address:1", &b));
   assert_memory_equal(a.key, b.key, 16);
   assert_string_equal(a.text, "other");
 }
