@@ -275,7 +275,7 @@ $(FUZZ_BUILD)/obj/device/%.o $(FUZZ_BUILD)/obj/tests/fuzz/device_%.o \
     $(FUZZ_BUILD)/obj/tests/fuzz/fake_client_call.o: CPPFLAGS += -Idevice
 
 fuzz-build:
-	@$(MAKE) --no-print-directory -j$(JOBS) $(FUZZ_BIN)
+	@$(MAKE) --no-print-directory -s -j$(JOBS) $(FUZZ_BIN)
 
 print-fuzz-names:
 	@echo $(FUZZ_NAMES)
