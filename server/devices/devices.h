@@ -16,7 +16,7 @@
 #include "devices/device.h"
 #include "devices/device_log_limit.h"
 #include "devices/device_store.h"
-#include "devices/log_throttle.h"
+#include "log_throttle.h"
 #include "devices/new_devices.h"
 #include "devices/registry.h"
 #include "sounds/sound_library.h"

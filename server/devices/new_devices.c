@@ -6,7 +6,7 @@
 #include <string.h>
 #include <sys/random.h>
 
-#include "devices/log_throttle.h"
+#include "log_throttle.h"
 #include "devices/peer_key.h"
 #include "log.h"
 

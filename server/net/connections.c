@@ -12,6 +12,7 @@
 
 #include "clock.h"
 #include "log.h"
+#include "log_throttle.h"
 #include "net/peer_address.h"
 
 #define IP_BUCKETS 4096
@@ -20,8 +21,6 @@
 #define FORGET_GONE_EVERY_NS (100 * NS_PER_MS)
 /* A flood of calls past max_calls times this ends the connection. */
 #define FLOOD_FACTOR 4
-/* Limits' log lines: the first at once, then one per this with a count. */
-#define REPORT_EVERY_NS (10 * NS_PER_SEC)
 
 typedef struct ip_entry {
   struct ip_entry *next;
@@ -46,12 +45,6 @@ typedef struct connection {
   int64_t byte_window_ns;
 } connection;
 
-/* One kind of limit's log line. */
-typedef struct report {
-  int64_t next_ns;
-  uint64_t quiet; /* events since the last line */
-} report;
-
 /* Sweeps after a connection was ended before memory goes back: gRPC frees
  * its buffers on its own thread once it sees the end. */
 #define TRIM_AFTER_SWEEPS 2
@@ -69,7 +62,7 @@ struct connections {
   ip_entry *ips[IP_BUCKETS];
   connection_counts counts;
   int64_t next_forget_ns;
-  report reports[R_COUNT];
+  log_throttle reports[R_COUNT]; /* each limit's lines: the first at once, then one a period */
   int trim_in; /* sweeps until malloc_trim; 0: none due */
 };
 
@@ -109,28 +102,19 @@ static void ip_remove(connections *t, ip_entry *e) {
 
 /* Logs `what` now if its kind has been quiet, else counts it for later. */
 static void report_event(connections *t, int kind, int64_t now, const char *what) {
-  report *r = &t->reports[kind];
-  if (now < r->next_ns) {
-    r->quiet++;
-    return;
-  }
-  if (r->quiet) log_warn("%s (and %llu more like it in the last %lld s)", what,
-                         (unsigned long long)r->quiet, (long long)(REPORT_EVERY_NS / NS_PER_SEC));
+  uint64_t n;
+  if (!log_throttle_due(&t->reports[kind], now, &n)) return;
+  if (n > 1) log_warn("%s (and %llu more like it in the last %lld s)", what,
+                      (unsigned long long)(n - 1), (long long)(LOG_THROTTLE_PERIOD_NS / NS_PER_SEC));
   else log_warn("%s", what);
-  r->quiet = 0;
-  r->next_ns = now + REPORT_EVERY_NS;
 }
 
 static void flush_reports(connections *t, int64_t now) {
-  for (int k = 0; k < R_COUNT; k++) {
-    report *r = &t->reports[k];
-    if (r->quiet && now >= r->next_ns) {
+  uint64_t n;
+  for (int k = 0; k < R_COUNT; k++)
+    if (log_throttle_overdue(&t->reports[k], now, &n))
       log_warn("connections: %llu more refused or ended by the same limit as the last line",
-               (unsigned long long)r->quiet);
-      r->quiet = 0;
-      r->next_ns = now + REPORT_EVERY_NS;
-    }
-  }
+               (unsigned long long)n);
 }
 
 connections *connections_create(const connection_limits *limits, unsigned fd_limit) {

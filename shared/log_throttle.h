@@ -26,4 +26,14 @@ static inline bool log_throttle_due(log_throttle *t, int64_t now_ns, uint64_t *c
   return true;
 }
 
+/* A line is due for events that were held back and have had no line
+ * since the period ended: *count is how many, and the count starts over. */
+static inline bool log_throttle_overdue(log_throttle *t, int64_t now_ns, uint64_t *count) {
+  if (t->held == 0 || now_ns < t->next_ns) return false;
+  *count = t->held;
+  t->held = 0;
+  t->next_ns = now_ns + LOG_THROTTLE_PERIOD_NS;
+  return true;
+}
+
 #endif
