@@ -236,7 +236,13 @@ class RapidResetTests(unittest.TestCase):
               % (sent, outcome.closed, admitted, rss0, rss1, 1000 * took))
         self.assertLess(admitted, 1000, "most of the flood's streams were admitted")
         self.assertTrue(outcome.closed, "the connection survived %d resets" % sent)
-        self.assertTrue(wait_log(server, "cancelled more than", 2), server.log_tail())
+        # gRPC core reads a whole socket buffer before our code hears of any
+        # call in it, so the opens of one read can pass the calls-per-connection
+        # bound before their resets arrive: either limit may close the
+        # connection first, and both are the defence working.
+        closed_by = wait_log(server, "cancelled more than", 2) or wait_log(server, "calls refused within", 1)
+        self.assertTrue(closed_by, server.log_tail())
+        print("closed by: %s" % closed_by[0])
         self.assertLess(rss1 - rss0, 100 * 1024, "the server's memory grew by more than 100 MB")
         b.assert_on_time(self)
 
