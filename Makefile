@@ -10,7 +10,7 @@
 #                   the ASan+UBSan build and pass; logs of failed suites are
 #                   kept in build/test-logs/<time>/
 #   make bench      server + fleet scenarios, with sqlite/redis stores and
-#                   nginx (15-16 min, at most ~17); make bench-quick (~3 min)
+#                   nginx, packet sizes (19-22 min); make bench-quick (~4 min)
 #   make bench-device  device audio latency, RSS and CPU
 #   make fuzz       build the libFuzzer harnesses (tests/fuzz/, clang) and run
 #                   each for FUZZ_SECONDS (60); docs/security.md#fuzzing

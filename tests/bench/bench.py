@@ -14,6 +14,10 @@ Scenarios (docs/performance.md describes them and the method):
   workers    1,000 streaming against --workers 1 and 2 back to back (CPU per
              stream-second), then the largest N for --workers 2, beside the
              streaming scenario's
+  packets    300 streaming with --packet-ms 20 and with negotiated packets
+             (the default, 120 ms) back to back: server and fleet CPU per
+             stream-second and RSS; then the largest N with 20 ms packets,
+             beside the streaming scenario's (negotiated)
   streaming  N streaming the 80 s sound at once, N raised until late packets
              or errors appear: the largest N with none over 60 s
 
@@ -28,7 +32,7 @@ no summary, server death, timeout) shows its error in its row; the harness
 goes on and exits 1 at the end. A target missed is shown, never hidden, but
 does not change the exit code.
 
-A full run takes 15-17 minutes (each streaming search has its own bounded
+A full run takes 19-22 minutes (each streaming search has its own bounded
 share of it, FULL_*_SHARE_S); --quick about 3 minutes.
 
 Run:   /usr/bin/python3 tests/bench/bench.py [--quick] [--only store,nginx,...]
@@ -63,13 +67,15 @@ SAMPLE_S = 0.25          # CPU/RSS sampling period
 # Time budgets (s). Each streaming search (1 worker; 2 workers) gets its own
 # share, counted from its start: a step is not started when it would end past
 # it, nor past the whole run's budget (counted from the start of the run).
-FULL_BUDGET_S = 1020     # the whole full run should end within ~17 minutes
+FULL_BUDGET_S = 1320     # the whole full run should end within ~22 minutes
 FULL_STREAM_SHARE_S = 340    # ~4 steps of 60 s streaming, ~80 s each
 FULL_WORKERS_SHARE_S = 260   # ~3 more steps for --workers 2
+FULL_PACKETS_SHARE_S = 240   # ~3 more steps for --packet-ms 20
 QUICK_BUDGET_S = 300
 QUICK_STREAM_SHARE_S = 60    # 2 steps of 10 s, ~25 s each
 QUICK_WORKERS_SHARE_S = 60
-SCENARIOS = ("single", "load", "idle", "store", "nginx", "workers", "streaming")
+QUICK_PACKETS_SHARE_S = 60
+SCENARIOS = ("single", "load", "idle", "store", "nginx", "workers", "packets", "streaming")
 DISTURBED_PCT = 25       # other processes' CPU (% of one core) that spoils a window
 
 
@@ -805,6 +811,75 @@ def scenario_workers(cfg, tmpdir, share_s, deadline):
     return r
 
 
+def packets_row(label, st):
+    """One row of the packets scenario: both processes' CPU per
+    stream-second and RSS, and whether the run was good."""
+    if st["status"] != "ok":
+        return (label, "ERROR " + st["error"], "")
+    s, fl, f = st.get("server") or {}, st.get("fleet") or {}, st["final"]
+    return (label, "server %s ms, fleet %s ms CPU per stream-second; server RSS %s, fleet RSS %s; %s; "
+            "press → first packet p99 %s, Stop → is_end p99 %s" % (
+                fmt_per(cpu_ms_per_stream_s(st)), fmt_per(cpu_ms_per_stream_s(st, ("fleet",))),
+                fmt_kb(s["rss_kb"]) if s else "?", fmt_kb(fl["rss_kb"]) if fl else "?",
+                "0 late packets, good" if st["good"] else "; ".join(st["why"]),
+                fmt_opt(p99_of(f, "press_to_first_packet_ms")), fmt_opt(p99_of(f, "stop_to_end_ms"))), "")
+
+
+def scenario_packets(cfg, tmpdir, share_s, deadline):
+    """The same streaming fleet against --packet-ms 20 and against the
+    default (the fleet asks for 120 ms packets, the server grants them),
+    one right after the other, so the ratios are measured side by side;
+    then the largest N with zero late packets for --packet-ms 20, searched
+    like the streaming scenario (whose server negotiates)."""
+    n = cfg["packets_n"]
+    kinds = (("20 ms packets (--packet-ms 20)", ["--packet-ms", "20"], "-p20"),
+             ("negotiated packets (120 ms)", [], "-p120"))
+    runs = [streaming_step(n, cfg, tmpdir, args, tag) for _, args, tag in kinds]
+    r = {"name": "%s streaming, 20 ms vs negotiated packets, %d s each" % (format(n, ","), cfg["stream_s"]),
+         "tag": "packets", "status": "ok", "rows": [], "anomalies": [], "packets_runs": runs}
+    for (label, _, _), st in zip(kinds, runs):
+        r["rows"].append(packets_row(label, st))
+        if st["status"] != "ok":
+            r["anomalies"].append("the %s run could not be measured: %s" % (label, st["error"]))
+    small, large = (cpu_ms_per_stream_s(st) for st in runs)
+    if small and large:
+        r["rows"].append(("server CPU per stream-second, negotiated / 20 ms", "%.2f×" % (large / small),
+                          check(large / small, large / small <= 0.2, "at most 0.20× (1/5)")))
+    fleet_large = cpu_ms_per_stream_s(runs[1], ("fleet",))
+    if large and fleet_large:
+        r["rows"].append(("fleet / server CPU per stream-second, negotiated", "%.2f×" % (fleet_large / large),
+                          check(fleet_large / large, fleet_large <= large, "at most 1.00×")))
+    print("  packets: largest N for --packet-ms 20 ...", file=sys.stderr, flush=True)
+    small_cfg = dict(cfg, stream_steps=cfg["packets_steps"], stream_down=cfg["packets_down"])
+    seed = [runs[0]] if runs[0]["status"] == "ok" else []
+    search = streaming_search(small_cfg, tmpdir, share_s, deadline, ["--packet-ms", "20"], "-p20", seed)
+    rows, extra = search_rows(search, small_cfg, "20 ms packets: ")
+    r["rows"] += rows
+    r["anomalies"] += extra
+    r["steps"], r["stream_s"], r["budget_note"] = search["steps"], cfg["stream_s"], search["note"]
+    r["search_title"] = "Streaming search with --packet-ms 20"
+    r["last_good_n"] = search["good"]["n"] if search["good"] else None
+    return r
+
+
+def compare_packets(results):
+    """The packets scenario's row of the largest N with 20 ms packets beside
+    the streaming scenario's (negotiated packets) of the same run."""
+    p = next((r for r in results if r.get("tag") == "packets" and r["status"] == "ok"), None)
+    big = next((r for r in results if r.get("tag") == "streaming" and r["status"] == "ok"), None)
+    if not p:
+        return
+    if not big:
+        p["rows"].append(("largest N, 20 ms vs negotiated", "(the streaming scenario did not run)", ""))
+        return
+    a, b = p.get("last_good_n"), big.get("last_good_n")
+    rt = (float(b) / a) if a and b else None
+    p["rows"].append(("largest N, 20 ms vs negotiated packets", "20 ms %s, negotiated %s (streaming scenario)%s" % (
+        format(a, ",") if a else "none", format(b, ",") if b else "none",
+        "; ratio %.2f×" % rt if rt else ""),
+        check(rt, rt is not None and rt >= 8, "at least 8× (same run)")))
+
+
 def store_figures(lines):
     """The server's store lines of one run, combined: changes and batches
     summed, max and queue max the largest; p50 and p99 cannot be combined,
@@ -1268,14 +1343,18 @@ def main():
         cfg = {"cycles": 20, "load_n": 200, "load_s": 10, "idle_n": 1000, "idle_s": 5, "workers_n": 200,
                "nginx_n": 100, "nginx_s": 10,
                "stream_s": 10, "stream_steps": [200, 500], "stream_down": [100, 50],
-               "stream_refine": 0, "stream_grain": 100}
+               "stream_refine": 0, "stream_grain": 100,
+               "packets_n": 100, "packets_steps": [200], "packets_down": [50]}
         budget, stream_share, workers_share = QUICK_BUDGET_S, QUICK_STREAM_SHARE_S, QUICK_WORKERS_SHARE_S
+        packets_share = QUICK_PACKETS_SHARE_S
     else:
         cfg = {"cycles": 100, "load_n": 1000, "load_s": 30, "idle_n": 10000, "idle_s": 10, "workers_n": 1000,
                "nginx_n": 300, "nginx_s": 30,
-               "stream_s": 60, "stream_steps": [1000, 2000, 3000, 4000, 6000, 8000, 10000],
-               "stream_down": [500, 250], "stream_refine": 2, "stream_grain": 250}
+               "stream_s": 60, "stream_steps": [1000, 2000, 4000, 6000, 8000, 10000],
+               "stream_down": [500, 250], "stream_refine": 2, "stream_grain": 250,
+               "packets_n": 300, "packets_steps": [500, 1000, 2000], "packets_down": [150]}
         budget, stream_share, workers_share = FULL_BUDGET_S, FULL_STREAM_SHARE_S, FULL_WORKERS_SHARE_S
+        packets_share = FULL_PACKETS_SHARE_S
     if a.stream_steps:
         cfg["stream_steps"] = [int(x) for x in a.stream_steps.split(",")]
     only = set(a.only.split(",")) if a.only else set(SCENARIOS)
@@ -1303,7 +1382,7 @@ def main():
     results = []
     tmpdir = tempfile.mkdtemp(prefix="opal-bench-")
     print("bench: %s; logs in %s; RLIMIT_NOFILE %d%s" % (
-        "quick" if a.quick else "full (15-17 minutes)", tmpdir, soft,
+        "quick" if a.quick else "full (19-22 minutes)", tmpdir, soft,
         " (< %d needed!)" % need if soft < need else ""), file=sys.stderr, flush=True)
     deadline = t_begin + budget
     done = {}
@@ -1314,6 +1393,7 @@ def main():
         "store": lambda: scenario_store(cfg, tmpdir, done),
         "nginx": lambda: scenario_nginx(cfg, tmpdir),
         "workers": lambda: scenario_workers(cfg, tmpdir, workers_share, deadline),
+        "packets": lambda: scenario_packets(cfg, tmpdir, packets_share, deadline),
         "streaming": lambda: scenario_streaming(cfg, tmpdir, stream_share, deadline),
     }
     try:
@@ -1328,6 +1408,7 @@ def main():
             results.append(r)
             done[key] = r
         compare_workers(results)
+        compare_packets(results)
     except KeyboardInterrupt:
         print("bench: interrupted; every process it started is stopped; logs in %s" % tmpdir, file=sys.stderr)
         return 130
@@ -1339,7 +1420,8 @@ def main():
         if st.get("disturbed")] + [
         "%s %s" % (r.get("tag"), k) for r in results for key in ("store_runs", "nginx_runs")
         for k, st in (r.get(key) or {}).items() if st.get("disturbed")] + [
-        "workers %s" % st.get("tag") for r in results for st in r.get("workers_runs") or [] if st.get("disturbed")]
+        "%s %s" % (r.get("tag"), st.get("tag")) for r in results for key in ("workers_runs", "packets_runs")
+        for st in r.get(key) or [] if st.get("disturbed")]
     if disturbed:
         print("bench: WARNING: other processes used the CPU during: %s; those figures are not "
               "the server's" % ", ".join(disturbed), file=sys.stderr)
