@@ -35,6 +35,9 @@ CXX        := $(CROSS)g++
 AR         := $(CROSS)ar
 PKG_CONFIG := $(CROSS)pkg-config
 DEB_ARCH   := arm64
+ifeq ($(shell command -v $(CROSS)gcc >/dev/null && command -v $(PKG_CONFIG)),)
+$(error ARCH=arm64: no $(CROSS)gcc or $(PKG_CONFIG); scripts/install-deps.sh --cross arm64 installs them)
+endif
 else ifeq ($(origin ARCH),command line)
 ifneq ($(ARCH),)
 $(error ARCH=$(ARCH): the only cross target is arm64 (leave ARCH out to build for this machine))
