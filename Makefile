@@ -8,7 +8,8 @@
 #                   SUITE="unit interop" runs only those suites
 #                   (tests/run-tests.sh --list names them), NO_ASAN=1 skips
 #                   the ASan+UBSan build and pass; logs of failed suites are
-#                   kept in build/test-logs/<time>/
+#                   kept in build/test-logs/<time>/; the arm64 suite
+#                   also installs the cross toolchain and builds ARCH=arm64
 #   make bench      server + fleet scenarios, with sqlite/redis stores and
 #                   nginx (15-16 min, at most ~17); make bench-quick (~3 min)
 #   make bench-device  device audio latency, RSS and CPU
