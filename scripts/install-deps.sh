@@ -27,9 +27,10 @@ test_packages=(
 # What `make ARCH=arm64` and the arm64 suite need (`--cross arm64`): Debian's
 # cross toolchain, qemu-aarch64 to run the result, and for the target the
 # -dev packages of the libraries the programs link (the Makefile's PKGS and
-# DEV_PKGS) with pkgconf:arm64, which brings aarch64-linux-gnu-pkg-config.
+# DEV_PKGS) with pkgconf:arm64, which brings aarch64-linux-gnu-pkg-config;
+# file, with which the arm64 suite checks what was built.
 cross_arm64_packages=(
-  crossbuild-essential-arm64 qemu-user pkgconf:arm64
+  crossbuild-essential-arm64 qemu-user pkgconf:arm64 file
   libgrpc-dev:arm64 libprotobuf-c-dev:arm64 libopus-dev:arm64 libogg-dev:arm64 libsndfile1-dev:arm64
   libsamplerate0-dev:arm64 libsqlite3-dev:arm64 libhiredis-dev:arm64 libssl-dev:arm64 libmicrohttpd-dev:arm64
   libgpiod-dev:arm64 portaudio19-dev:arm64 libinih-dev:arm64
