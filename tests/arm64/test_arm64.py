@@ -127,6 +127,8 @@ class Arm64Tests(unittest.TestCase):
         self.assertTrue(all(a["ack"] for a in d.of("ack")), d.of("ack"))
         self.assertTrue(all(e["complete"] for e in d.of("stream_end")), d.of("stream_end"))
         self.assertEqual(lit(d.of("leds")[-2]["leds"]), "#....", "idle in mode 0 after the natural end")
+        # The loopback suite's own check (it reads self.server), so both
+        # suites compare digests the same way.
         self.server = server
         test_loopback.LoopbackTests.assert_digests_match(self, d)
         reasons = [(int(mode), reason) for _, mode, reason, *_ in server.stream_ends(device_id)]
