@@ -8,17 +8,43 @@
 #                   SUITE="unit interop" runs only those suites
 #                   (tests/run-tests.sh --list names them), NO_ASAN=1 skips
 #                   the ASan+UBSan build and pass; logs of failed suites are
-#                   kept in build/test-logs/<time>/
+#                   kept in build/test-logs/<time>/; the arm64 suite
+#                   also installs the cross toolchain and builds ARCH=arm64
 #   make bench      server + fleet scenarios, with sqlite/redis stores and
 #                   nginx, packet sizes (19-22 min); make bench-quick (~4 min)
 #   make bench-device  device audio latency, RSS and CPU
 #   make fuzz       build the libFuzzer harnesses (tests/fuzz/, clang) and run
 #                   each for FUZZ_SECONDS (60); docs/security.md#fuzzing
+#   make ARCH=arm64 cross-build both programs for a Raspberry Pi into
+#                   build/arm64/ (scripts/install-deps.sh --cross arm64);
+#                   docs/raspberry-pi.md
 #   make clean
 #   make V=1        show full compiler command lines
 #
 # Sanitizer builds live in build/asan/ and are made by calling this Makefile
 # again with BUILD=build/asan SANITIZE=1.
+
+# ARCH=arm64: Debian's cross toolchain (crossbuild-essential-arm64) and the
+# :arm64 multiarch -dev packages, found by the target's pkg-config. Only the
+# programs are built; protoc-c runs on this machine, so $(GEN) is shared.
+ARCH     ?=
+ifeq ($(ARCH),arm64)
+BUILD      ?= build/arm64
+CROSS      := aarch64-linux-gnu-
+CC         := $(CROSS)gcc
+CXX        := $(CROSS)g++
+AR         := $(CROSS)ar
+PKG_CONFIG := $(CROSS)pkg-config
+DEB_ARCH   := arm64
+ifeq ($(shell command -v $(CROSS)gcc >/dev/null && command -v $(PKG_CONFIG)),)
+$(error ARCH=arm64: no $(CROSS)gcc or $(PKG_CONFIG); scripts/install-deps.sh --cross arm64 installs them)
+endif
+else ifeq ($(origin ARCH),command line)
+ifneq ($(ARCH),)
+$(error ARCH=$(ARCH): the only cross target is arm64 (leave ARCH out to build for this machine))
+endif
+endif
+PKG_CONFIG ?= pkg-config
 
 BUILD    ?= build
 SANITIZE ?= 0
@@ -35,12 +61,12 @@ Q        := $(if $(filter 1,$(V)),,@)
 PKGS     := grpc libprotobuf-c opus ogg sndfile samplerate sqlite3 hiredis libcrypto
 DEV_PKGS := portaudio-2.0 libgpiod inih
 CPPFLAGS += -Ishared -I$(GEN) -D_POSIX_C_SOURCE=200809L
-CFLAGS   += -std=c11 -Wall -Wextra -Werror -g $(shell pkg-config --cflags $(PKGS) $(DEV_PKGS))
-LDLIBS   += $(shell pkg-config --libs $(PKGS)) -lm -lpthread
-DEV_LIBS := $(shell pkg-config --libs $(DEV_PKGS))
+CFLAGS   += -std=c11 -Wall -Wextra -Werror -g $(shell $(PKG_CONFIG) --cflags $(PKGS) $(DEV_PKGS))
+LDLIBS   += $(shell $(PKG_CONFIG) --libs $(PKGS)) -lm -lpthread
+DEV_LIBS := $(shell $(PKG_CONFIG) --libs $(DEV_PKGS))
 
 # C++ only where gRPC core's interface is C++ (server/net/grpc_handoff.cc).
-CXXFLAGS += -std=c++17 -Wall -Wextra -Werror -g -fno-exceptions -fno-rtti $(shell pkg-config --cflags grpc)
+CXXFLAGS += -std=c++17 -Wall -Wextra -Werror -g -fno-exceptions -fno-rtti $(shell $(PKG_CONFIG) --cflags grpc)
 
 ifeq ($(SANITIZE),1)
 CFLAGS  += -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
@@ -82,7 +108,8 @@ AUDIO_TEST_BIN := $(BUILD)/tests/audio/play_file
 # normal build only: it crashes on purpose, which a sanitizer would report.
 TERM_DEMO_BIN  := $(BUILD)/tests/tui/term_demo
 
-all: $(PROGRAMS) $(UNIT_BIN) $(AUDIO_TEST_BIN) $(TERM_DEMO_BIN) $(PY_GEN)
+# A cross build makes the programs only: the tests run on this machine.
+all: $(PROGRAMS) $(if $(CROSS),,$(UNIT_BIN) $(AUDIO_TEST_BIN) $(TERM_DEMO_BIN) $(PY_GEN))
 
 deps:
 	@scripts/install-deps.sh
@@ -98,15 +125,18 @@ run: deps
 
 # The ASan+UBSan build is skipped with NO_ASAN=1, or when SUITE names only
 # suites that run on the normal build alone.
-NORMAL_ONLY_SUITES := quickstart valgrind fuzz
+NORMAL_ONLY_SUITES := quickstart valgrind fuzz arm64
 WANT_ASAN := $(if $(filter 1,$(NO_ASAN)),,$(if $(SUITE),$(filter-out $(NORMAL_ONLY_SUITES),$(SUITE)),yes))
 # The fuzz suite's harnesses are built with the rest, so its time is fuzzing.
 WANT_FUZZ := $(if $(SUITE),$(filter fuzz,$(SUITE)),yes)
+# The arm64 suite runs the cross build under qemu-aarch64.
+WANT_ARM64 := $(if $(SUITE),$(filter arm64,$(SUITE)),yes)
 
 test:
 	@tests/run-tests.sh --check $(SUITE)
-	@scripts/install-deps.sh --tests
+	@scripts/install-deps.sh --tests $(if $(WANT_ARM64),--cross arm64)
 	@$(MAKE) --no-print-directory -j$(JOBS) all $(if $(WANT_FUZZ),$(FUZZ_BIN))
+	@$(if $(WANT_ARM64),$(MAKE) --no-print-directory -j$(JOBS) ARCH=arm64,true)
 	@$(if $(WANT_ASAN),$(MAKE) --no-print-directory -j$(JOBS) asan,true)
 	@tests/run-tests.sh $(if $(filter 1,$(NO_ASAN)),--no-asan) $(SUITE)
 
@@ -162,7 +192,7 @@ $(SERVER_LIB): $(SERVER_OBJ)
 $(DEVICE_LIB): $(DEVICE_OBJ)
 $(SHARED_LIB) $(SERVER_LIB) $(DEVICE_LIB):
 	@echo "  AR      $@"
-	$(Q)rm -f $@ && ar rcs $@ $^
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
 
 $(BUILD)/opal-server: $(BUILD)/obj/server/main.o $(SERVER_LIB) $(SHARED_LIB)
 	@echo "  LINK    $@"
@@ -188,7 +218,7 @@ $(BUILD)/tests/gpio/test_%: $(BUILD)/obj/tests/unit/gpio/test_%.o $(BUILD)/obj/t
                             $(DEVICE_LIB) $(SHARED_LIB)
 	@mkdir -p $(dir $@)
 	@echo "  LINK    $@"
-	$(Q)$(CC) $(LDFLAGS) $^ $(shell pkg-config --libs inih) $(LDLIBS) -lcmocka -o $@
+	$(Q)$(CC) $(LDFLAGS) $^ $(shell $(PKG_CONFIG) --libs inih) $(LDLIBS) -lcmocka -o $@
 
 $(BUILD)/tests/audio/play_file: $(BUILD)/obj/tests/audio/play_file.o \
     $(BUILD)/obj/server/sounds/ogg_opus_reader.o $(BUILD)/obj/server/sounds/sound.o $(DEVICE_LIB) $(SHARED_LIB)

@@ -24,25 +24,61 @@ test_packages=(
   pulseaudio pulseaudio-utils libasound2-plugins alsa-utils
   clang libclang-rt-14-dev
 )
-case "${1:-}" in
-"") ;;
---tests) packages+=("${test_packages[@]}") ;;
-*)
-  echo "install-deps: unknown option $1 (usage: install-deps.sh [--tests])" >&2
-  exit 2
-  ;;
-esac
+# What `make ARCH=arm64` and the arm64 suite need (`--cross arm64`): Debian's
+# cross toolchain, qemu-aarch64 to run the result, and for the target the
+# -dev packages of the libraries the programs link (the Makefile's PKGS and
+# DEV_PKGS) with pkgconf:arm64, which brings aarch64-linux-gnu-pkg-config;
+# file, with which the arm64 suite checks what was built.
+cross_arm64_packages=(
+  crossbuild-essential-arm64 qemu-user pkgconf:arm64 file
+  libgrpc-dev:arm64 libprotobuf-c-dev:arm64 libopus-dev:arm64 libogg-dev:arm64 libsndfile1-dev:arm64
+  libsamplerate0-dev:arm64 libsqlite3-dev:arm64 libhiredis-dev:arm64 libssl-dev:arm64 libmicrohttpd-dev:arm64
+  libgpiod-dev:arm64 portaudio19-dev:arm64 libinih-dev:arm64
+)
+usage="usage: install-deps.sh [--tests] [--cross arm64]"
+cross=""
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+  --tests) packages+=("${test_packages[@]}") ;;
+  --cross)
+    cross=${2:-}
+    [[ $cross == arm64 ]] || { echo "install-deps: --cross '$cross': the only cross target is arm64 ($usage)" >&2; exit 2; }
+    packages+=("${cross_arm64_packages[@]}")
+    shift
+    ;;
+  *)
+    echo "install-deps: unknown option $1 ($usage)" >&2
+    exit 2
+    ;;
+  esac
+  shift
+done
 
+sudo=()
+[[ $(id -u) -eq 0 ]] || sudo=(sudo)
+# The :arm64 packages need dpkg to accept that architecture (apt-get update
+# below then fetches its package lists).
+if [[ -n $cross ]] && ! dpkg --print-foreign-architectures | grep -qx "$cross"; then
+  echo "install-deps: dpkg --add-architecture $cross" >&2
+  "${sudo[@]}" dpkg --add-architecture "$cross"
+fi
+
+# installed PACKAGE[:ARCH]: without :ARCH, for this machine (or arch all).
+# With a foreign architecture added, dpkg-query lists one line per
+# architecture a package is installed for.
+native=$(dpkg --print-architecture)
+installed() {
+  local name=${1%%:*} arch=$native
+  [[ $1 == *:* ]] && arch=${1#*:}
+  dpkg-query -W -f='${Architecture} ${Status}\n' "$name" 2>/dev/null | grep -Eqx "($arch|all) install ok installed"
+}
 missing=()
 for p in "${packages[@]}"; do
-  status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
-  [[ "$status" == "install ok installed" ]] || missing+=("$p")
+  installed "$p" || missing+=("$p")
 done
 [[ ${#missing[@]} -eq 0 ]] && exit 0
 
 echo "install-deps: installing ${missing[*]}" >&2
-sudo=()
-[[ $(id -u) -eq 0 ]] || sudo=(sudo)
 export DEBIAN_FRONTEND=noninteractive
 "${sudo[@]}" apt-get update -qq
 "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -2,7 +2,7 @@
 # Runs the test suites: the unit tests, the Python suites against the normal
 # build, then the same against the ASan+UBSan build (build/asan), then the
 # README's quick start on a fresh clone, the programs under valgrind for
-# a short session and the fuzz harnesses briefly. Ends with one line:
+# a short session, the arm64 build under qemu and the fuzz harnesses briefly. Ends with one line:
 # "N passed, M failed".
 #
 #   tests/run-tests.sh                 every suite (what make test runs)
@@ -34,6 +34,7 @@ SUITES=(
   "audio|PortAudio into a PulseAudio null sink, tests/audio/test_portaudio.py (both builds)"
   "quickstart|the README's make run and opal-device --sim on a fresh clone, tests/quickstart/test_quickstart.py (normal build only)"
   "valgrind|server and device under valgrind (normal build only)"
+  "arm64|the arm64 cross build (make ARCH=arm64) under qemu-aarch64: arm64 server and device, and the arm64 device with this machine's server, digests compared, tests/arm64/test_arm64.py (once)"
   "fuzz|libFuzzer harnesses: each replays its seeds, then fuzzes for FUZZ_TEST_SECONDS (3), tests/fuzz/run-fuzz.sh (clang build, build/fuzz)"
 )
 names=()
@@ -218,6 +219,11 @@ if wants valgrind; then
     run_unittest "loopback, device under valgrind (build)" "valgrind-loopback" $PY tests/loopback/test_loopback.py \
     LoopbackTests.test_mode_play_stop_preempt_natural_end
 fi
+
+# The cross build (build/arm64) under qemu-aarch64, once: emulation is slow
+# and the ASan build is not cross-built.
+wants arm64 && OPAL_SERVER=$PWD/build/opal-server \
+  run_unittest "arm64 under qemu-aarch64 (build/arm64)" "arm64" $PY tests/arm64/test_arm64.py
 
 # Each harness on its seed corpus (the regression seeds among them), then
 # a few seconds of fuzzing; two results per harness.

@@ -7,7 +7,9 @@ Run:   /usr/bin/python3 tests/loopback/test_loopback.py [-v]
 Environment: OPAL_SERVER, OPAL_DEVICE (default <repo>/build/opal-server,
 <repo>/build/opal-device); OPAL_DEVICE_WRAPPER, command words put before
 each device (e.g. "valgrind --error-exitcode=99 -q"), whose exit code then
-also counts.
+also counts; OPAL_SERVER_WRAPPER, the same before the server. Server and
+Device also take their command words as an argument (tests/arm64/ runs
+them under qemu-aarch64).
 """
 
 import json
@@ -26,21 +28,27 @@ SERVER = os.environ.get("OPAL_SERVER") or os.path.join(REPO, "build", "opal-serv
 DEVICE = os.environ.get("OPAL_DEVICE") or os.path.join(REPO, "build", "opal-device")
 ASSETS = os.path.join(REPO, "assets")
 DEVICE_WRAPPER = shlex.split(os.environ.get("OPAL_DEVICE_WRAPPER", ""))
+SERVER_WRAPPER = shlex.split(os.environ.get("OPAL_SERVER_WRAPPER", ""))
 STREAM_END = re.compile(r"stream end device=(\S+) mode=(\d+) reason=(\S+) packets=(\d+)/(\d+) digest=([0-9a-f]+)")
 
 
 class Server:
-    """The real server on 127.0.0.1; `port` 0 picks a free one."""
+    """The real server on 127.0.0.1; `port` 0 picks a free one. `command`,
+    the words that start it (default OPAL_SERVER_WRAPPER + OPAL_SERVER), and
+    `args`, more flags; a wrapped server (an emulator, valgrind) is given
+    longer to start and stop."""
 
-    def __init__(self, port=0):
+    def __init__(self, port=0, command=None, args=()):
+        command = command or SERVER_WRAPPER + [SERVER]
+        self.slow = len(command) > 1
         self.lines = []
-        self.proc = subprocess.Popen([SERVER, "--listen", "127.0.0.1:%d" % port, "--assets", ASSETS,
-                                      "--store", "memory"],
+        self.proc = subprocess.Popen(command + ["--listen", "127.0.0.1:%d" % port, "--assets", ASSETS,
+                                                "--store", "memory", *args],
                                      stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
         self._ready = threading.Event()
         self.port = None
         threading.Thread(target=self._drain, daemon=True).start()
-        if not self._ready.wait(15):
+        if not self._ready.wait(180 if self.slow else 15):
             self.kill()
             raise AssertionError("server did not start: %s" % "".join(self.lines))
 
@@ -59,7 +67,7 @@ class Server:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
-                return self.proc.wait(10)
+                return self.proc.wait(60 if self.slow else 10)
             except subprocess.TimeoutExpired:
                 self.kill()
         return self.proc.returncode
@@ -72,17 +80,19 @@ class Server:
 
 
 class Device:
-    """A real opal-device running `script` in script mode."""
+    """A real opal-device running `script` in script mode; `command`, the
+    words that start it (default OPAL_DEVICE_WRAPPER + OPAL_DEVICE)."""
 
-    def __init__(self, port, device_id, script):
+    def __init__(self, port, device_id, script, command=None):
         self.device_id = device_id
         self.script = tempfile.NamedTemporaryFile("w", suffix=".script", delete=False)
         self.script.write(script)
         self.script.close()
         self.events = []
         self.proc = subprocess.Popen(
-            DEVICE_WRAPPER + [DEVICE, "--sim", "--script", self.script.name, "--server", "127.0.0.1:%d" % port,
-             "--device-id", device_id, "--audio-out", "null", "--log-level", "warn"],
+            (command or DEVICE_WRAPPER + [DEVICE])
+            + ["--sim", "--script", self.script.name, "--server", "127.0.0.1:%d" % port,
+               "--device-id", device_id, "--audio-out", "null", "--log-level", "warn"],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self._cond = threading.Condition()
         self.reader = threading.Thread(target=self._drain, daemon=True)
