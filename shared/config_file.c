@@ -119,9 +119,21 @@ static cli_result enter_section(reader *r, char *line) {
   return fail(r, "unknown section [%s]", name);
 }
 
+/* "; note" or "# note" after a space ends the line, as in inih's files
+ * (the device's [gpio] files were read with it). */
+static void cut_inline_comment(char *line) {
+  for (char *c = line; *c; c++)
+    if ((*c == ';' || *c == '#') && c > line && (c[-1] == ' ' || c[-1] == '\t')) {
+      *c = '\0';
+      return;
+    }
+}
+
 static cli_result read_line(reader *r, char *line) {
   line = trim(line);
   if (!*line || *line == '#' || *line == ';') return CLI_RUN;
+  cut_inline_comment(line);
+  line = trim(line);
   if (*line == '[') return enter_section(r, line);
   char *eq = strchr(line, '=');
   if (!eq) return fail(r, "expected 'key = value', '[section]' or a # comment");
