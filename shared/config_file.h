@@ -12,9 +12,10 @@
  *
  * A key given twice, an unknown key or section, or a bad value is one line
  * naming the file, the line and the key. The default file is in
- * $OPAL_CONFIG_DIR when that is set (tests point it at an empty folder, so
- * that nothing in /etc reaches them), else in /etc/opal; a missing default
- * file is nothing read. */
+ * $OPAL_CONFIG_DIR when that is set (tests/run-tests.sh points it at an
+ * empty folder, so that nothing in /etc reaches a test), else in /etc/opal;
+ * a missing default file is nothing read, and `--config /dev/null` reads
+ * nothing at all. */
 #ifndef OPAL_CONFIG_FILE_H
 #define OPAL_CONFIG_FILE_H
 
