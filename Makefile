@@ -283,7 +283,7 @@ $(FUZZ_BUILD)/device_status_request: $(call fuzz_obj,device/net/status_stream.c 
 $(FUZZ_BUILD)/device_audio_packet: $(call fuzz_obj,device/net/audio_stream.c $(FUZZ_PLAYER) \
     $(FUZZ_DEVICE_RPC))
 $(FUZZ_BUILD)/device_event_response: $(call fuzz_obj,device/net/event_stream.c $(FUZZ_DEVICE_RPC))
-$(FUZZ_BUILD)/device_gpio_config: $(call fuzz_obj,device/gpio/gpio_config.c shared/cli_args.c shared/log.c \
+$(FUZZ_BUILD)/device_gpio_config: $(call fuzz_obj,device/gpio/gpio_config.c shared/config_file.c shared/cli_args.c shared/log.c \
     shared/wire.c tests/fuzz/fuzz_file.c)
 $(FUZZ_BUILD)/device_script: $(call fuzz_obj,device/script/script.c shared/cli_args.c \
     shared/wire.c tests/fuzz/fuzz_file.c)

@@ -24,10 +24,10 @@
 #include "tls/device_creds.h"
 #include "tls/tls_creds.h"
 
-/* The pin map and timings: defaults, then --config, then the flags. */
+/* The pin map and timings: defaults, then the config file's [gpio], then
+ * the flags. */
 static int load_pin_map(const device_options *o, gpio_config *cfg, char *err, size_t len) {
   gpio_config_defaults(cfg);
-  if (o->config_path && gpio_config_load(cfg, o->config_path, err, len) != 0) return -1;
   for (size_t i = 0; i < o->gpio_count; i++) {
     const struct gpio_setting *g = &o->gpio[i];
     if (gpio_config_flag(cfg, g->flag, g->key, g->value, err, len) != 0) return -1;

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "cli_args.h"
+#include "config_file.h"
 #include "devices/new_devices.h"
 #include "devices/device_log_limit.h"
 #include "store/store.h"
@@ -68,13 +69,17 @@ static const char usage[] =
     "                       twice that; past it lines are counted, and the count\n"
     "                       logged once the device is quiet for 1 s or every 10 s\n"
     "                       (default 20; 0: no limit)\n"
+    "  --config FILE        read the flags' values from FILE, an INI file of\n"
+    "                       KEY = VALUE lines, KEY a long flag without --\n"
+    "                       (default /etc/opal/server.conf, if it exists; the\n"
+    "                       flags given here win over it)\n"
     "  --help               show this help and exit\n"
     "  --version            show the version and exit\n";
 
 enum { OPT_LISTEN = 1, OPT_ASSETS, OPT_LEAD, OPT_STORE, OPT_WORKERS, OPT_REPLICA, OPT_TLS_CERT,
        OPT_TLS_KEY, OPT_CLIENT_CA, OPT_MAX_CONNECTIONS, OPT_MAX_PER_IP, OPT_MAX_CALLS, OPT_IDLE,
        OPT_MAX_RESETS, OPT_MAX_RECEIVE, OPT_MAX_DEVICES, OPT_NEW_DEVICES, OPT_LOG_RATE, OPT_LOG, OPT_HELP,
-       OPT_VERSION };
+       OPT_VERSION, OPT_CONFIG };
 
 static const struct option long_options[] = {
     {"listen", required_argument, NULL, OPT_LISTEN},
@@ -96,6 +101,7 @@ static const struct option long_options[] = {
     {"max-devices", required_argument, NULL, OPT_MAX_DEVICES},
     {"new-devices-per-ip", required_argument, NULL, OPT_NEW_DEVICES},
     {"log-rate-per-device", required_argument, NULL, OPT_LOG_RATE},
+    {"config", required_argument, NULL, OPT_CONFIG},
     {"help", no_argument, NULL, OPT_HELP},
     {"version", no_argument, NULL, OPT_VERSION},
     {NULL, 0, NULL, 0},
@@ -267,8 +273,8 @@ void server_replica_name(const server_options *o, char *out, size_t len) {
     if (*c <= ' ' || *c > '~' || *c == '{' || *c == '}') *c = '_';
 }
 
-cli_result server_options_parse(int argc, char **argv, server_options *o, FILE *out,
-                                    char *err, size_t err_len) {
+static void set_defaults(void *ctx) {
+  server_options *o = ctx;
   *o = (server_options){.listen = SERVER_DEFAULT_LISTEN,
                         .lead_ms = SERVER_DEFAULT_LEAD_MS,
                         .workers = 1,
@@ -282,7 +288,19 @@ cli_result server_options_parse(int argc, char **argv, server_options *o, FILE *
                         .new_devices_per_ip = {.per_s = NEW_DEVICES_DEFAULT_PER_S,
                                                .burst = NEW_DEVICES_DEFAULT_BURST},
                         .log_rate_per_device = DEVICE_LOG_DEFAULT_RATE};
-  cli_result rc = cli_parse(argc, argv, long_options, take, o, out, err, err_len);
+}
+
+static const config_program program = {
+    .default_file = "server.conf",
+    .options = long_options,
+    .take = take,
+    .reset = set_defaults,
+};
+
+cli_result server_options_parse(int argc, char **argv, server_options *o, FILE *out,
+                                    char *err, size_t err_len) {
+  cli_result rc =
+      config_parse_command_line(&program, argc, argv, o, &o->config, out, err, err_len);
   if (rc != CLI_RUN) return rc;
   /* The TLS flags go together. */
   const char *missing = o->tls_cert && !o->tls_key   ? "--tls-key: needed with --tls-cert"

@@ -6,6 +6,7 @@
 #include <stdio.h>
 
 #include "cli_args.h"
+#include "config_file.h"
 #include "devices/token_bucket.h"
 #include "log.h"
 
@@ -39,12 +40,15 @@ typedef struct server_options {
   long max_devices;              /* --max-devices, for the whole process */
   token_rate new_devices_per_ip; /* --new-devices-per-ip; per_s 0: unlimited */
   unsigned log_rate_per_device; /* 0: no limit */
+  config_text config; /* the config file: values taken from it point here */
 } server_options;
 
 /* --replica-name, or HOSTNAME:PORT (the port of --listen). */
 void server_replica_name(const server_options *o, char *out, size_t len);
 
-/* Parses argv (see cli_parse for what the result means). */
+/* Parses argv over the config file (--config FILE, else server.conf in
+ * $OPAL_CONFIG_DIR or /etc/opal; config_file.h); see cli_parse for what
+ * the result means. */
 cli_result server_options_parse(int argc, char **argv, server_options *o, FILE *out, char *err,
                                 size_t err_len);
 

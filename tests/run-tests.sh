@@ -73,6 +73,11 @@ done
 wants() { [[ ${#wanted[@]} -eq 0 || " ${wanted[*]} " == *" $1 "* ]]; }
 
 PY=/usr/bin/python3
+# The programs read /etc/opal/*.conf when there is no --config: the tests
+# point them at an empty folder instead, so that nothing installed on this
+# machine changes what is tested (shared/config_file.h).
+export OPAL_CONFIG_DIR=$PWD/build/test-config
+mkdir -p "$OPAL_CONFIG_DIR"
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
@@ -171,7 +176,7 @@ for build in "${builds[@]}"; do
     done
   fi
   wants cli && OPAL_SERVER=$server \
-    run_unittest "command line ($build)" "cli$tag" $PY tests/interop/test_cli.py
+    OPAL_DEVICE=$device run_unittest "command line ($build)" "cli$tag" $PY tests/interop/test_cli.py
   wants interop && OPAL_SERVER=$server \
     run_unittest "interop ($build)" "interop$tag" $PY tests/interop/test_interop.py
   wants store && OPAL_SERVER=$server \

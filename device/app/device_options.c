@@ -4,6 +4,8 @@
 #include <unistd.h>
 
 #include "cli_args.h"
+#include "config_file.h"
+#include "gpio/gpio_config.h"
 
 static const char usage[] =
     "Usage: opal-device [OPTIONS]\n"
@@ -30,7 +32,10 @@ static const char usage[] =
     "  --audio-device NAME|N    PortAudio output device (see --list-audio-devices)\n"
     "  --list-audio-devices     list PortAudio output devices and exit\n"
     "GPIO (Raspberry Pi; see docs/raspberry-pi.md):\n"
-    "  --config FILE            INI file with a [gpio] section\n"
+    "  --config FILE            config file: KEY = VALUE lines, KEY a long flag\n"
+    "                           without --, and a [gpio] section of pins and\n"
+    "                           timings (default /etc/opal/device.conf, if it\n"
+    "                           exists; the flags given here win over it)\n"
     "  --gpio-chip CHIP         gpio chip name, path, number or label (default gpiochip0)\n"
     "  --led-lines L0,..,L5     six line offsets for led_0..led_5\n"
     "  --button-lines B1,..,B4  four line offsets: Connect, Mode, Stop, Play\n"
@@ -246,7 +251,6 @@ static cli_result take(int opt, const char *arg, void *ctx, FILE *out, char *err
   case OPT_OUT: return take_audio_out(arg, o, err, len);
   case OPT_DEVICE: o->audio.device = arg; break;
   case OPT_LIST: o->list_audio_devices = true; break;
-  case OPT_CONFIG: o->config_path = arg; break;
   case OPT_CHIP: return gpio_flag(o, "--gpio-chip", "chip", arg, err, len);
   case OPT_LEDS: return gpio_flag(o, "--led-lines", "led_lines", arg, err, len);
   case OPT_BUTTONS: return gpio_flag(o, "--button-lines", "button_lines", arg, err, len);
@@ -278,8 +282,8 @@ static void default_id(device_options *o) {
   memcpy(o->device_id, host, strlen(host) + 1);
 }
 
-cli_result device_options_parse(int argc, char **argv, device_options *o, FILE *out,
-                                           char *err, size_t err_len) {
+static void set_defaults(void *ctx) {
+  device_options *o = ctx;
   *o = (device_options){
       .mode = MODE_GPIO,
       .server = DEVICE_DEFAULT_SERVER,
@@ -294,7 +298,46 @@ cli_result device_options_parse(int argc, char **argv, device_options *o, FILE *
       .late_ms = 60,
   };
   default_id(o);
-  cli_result r = cli_parse(argc, argv, long_options, take, o, out, err, err_len);
+}
+
+/* A [gpio] key of the config file: checked now, so that a bad value is an
+ * error naming the file's line, and kept to apply before the flags. */
+static int take_gpio_key(void *ctx, const char *key, const char *value, char *why,
+                         size_t why_len) {
+  device_options *o = ctx;
+  gpio_config scratch;
+  gpio_config_defaults(&scratch);
+  if (gpio_config_set(&scratch, key, value, why, why_len) != 0) return -1;
+  return gpio_flag(o, key, key, value, why, why_len) == CLI_RUN ? 0 : -1;
+}
+
+static const config_section sections[] = {{"gpio", take_gpio_key}, {NULL, NULL}};
+
+/* The pin map's flags have their keys in [gpio], which the file uses. */
+static const config_flag_only flag_only[] = {
+    {"list-audio-devices", "an action for the command line only"},
+    {"gpio-chip", "set chip in the [gpio] section"},
+    {"led-lines", "set led_lines in the [gpio] section"},
+    {"button-lines", "set button_lines in the [gpio] section"},
+    {"buttons-active-low", "set buttons_active_low = true in the [gpio] section"},
+    {"buttons-active-high", "set buttons_active_low = false in the [gpio] section"},
+    {"debounce-ms", "set debounce_ms in the [gpio] section"},
+    {"hold-ms", "set hold_ms in the [gpio] section"},
+    {NULL, NULL},
+};
+
+static const config_program program = {
+    .default_file = "device.conf",
+    .options = long_options,
+    .take = take,
+    .flag_only = flag_only,
+    .sections = sections,
+    .reset = set_defaults,
+};
+
+cli_result device_options_parse(int argc, char **argv, device_options *o, FILE *out,
+                                           char *err, size_t err_len) {
+  cli_result r = config_parse_command_line(&program, argc, argv, o, &o->config, out, err, err_len);
   if (r != CLI_RUN) return r;
   if ((r = check_tls(o, err, err_len)) != CLI_RUN) return r;
   o->mode = o->fleet_count ? MODE_FLEET : o->script_path ? MODE_SCRIPT : o->sim ? MODE_SIM : MODE_GPIO;

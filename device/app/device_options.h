@@ -8,6 +8,7 @@
 
 #include "audio/audio_player.h"
 #include "cli_args.h"
+#include "config_file.h"
 #include "device_id.h"
 #include "log.h"
 
@@ -16,7 +17,7 @@
 
 typedef enum { MODE_GPIO, MODE_SIM, MODE_SCRIPT, MODE_FLEET } device_mode;
 
-#define DEVICE_MAX_GPIO_FLAGS 16
+#define DEVICE_MAX_GPIO_FLAGS 32 /* the [gpio] keys (9), then the flags */
 
 typedef struct device_options {
   device_mode mode; /* --fleet, else --script, else --sim, else gpio */
@@ -39,16 +40,19 @@ typedef struct device_options {
   bool list_audio_devices;
   const char *log_file; /* NULL: stderr (in --sim: discarded) */
   log_level log_level;
-  /* The pin map and timings: the --config file, then these flags over it
-   * (checked by gpio_config_flag, which names the flag on error). */
-  const char *config_path;
+  /* The pin map and timings: the config file's [gpio] keys, then the flags
+   * over them, in order (checked by gpio_config_flag, which names the flag
+   * or key on error). */
   struct gpio_setting {
     const char *flag, *key, *value;
   } gpio[DEVICE_MAX_GPIO_FLAGS];
   size_t gpio_count;
+  config_text config; /* the config file: values taken from it point here */
 } device_options;
 
-/* Parses argv (see cli_parse for what the result means). */
+/* Parses argv over the config file (--config FILE, else device.conf in
+ * $OPAL_CONFIG_DIR or /etc/opal; config_file.h); see cli_parse for what
+ * the result means. */
 cli_result device_options_parse(int argc, char **argv, device_options *o, FILE *out, char *err,
                                 size_t err_len);
 

@@ -1,13 +1,12 @@
 #include "gpio/gpio_config.h"
 
-#include <errno.h>
-#include <ini.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "cli_args.h"
+#include "config_file.h"
 
 /* The default pin map (BCM numbers): clear of I2C (2, 3), SPI0 (7-11), the
  * UART (14, 15), the HAT ID EEPROM (0, 1) and I2S (18-21, which a speaker
@@ -172,91 +171,32 @@ int gpio_config_flag(gpio_config *cfg, const char *flag, const char *key, const 
   return -1;
 }
 
-/* Loading. inih calls the handler without a line number, so the reader
- * counts lines: the handler runs for the line the reader gave last. */
-typedef struct load_state {
-  gpio_config *cfg;
-  FILE *file;
-  int line;          /* lines read so far = the line being handled */
-  int too_long_line; /* a line longer than inih's buffer, or 0 */
-  int err_line;      /* first error found by the handler, or 0 */
-  char why[320];     /* its text: "key: reason" */
-  int key_line[KEY_COUNT];
-} load_state;
-
-static char *read_line(char *str, int num, void *stream) {
-  load_state *s = stream;
-  if (s->too_long_line || !fgets(str, num, s->file)) return NULL;
-  s->line++;
-  size_t len = strlen(str);
-  if (len && str[len - 1] != '\n') {
-    int c = getc(s->file);
-    if (c != EOF) { /* the line did not fit: stop here rather than misread it */
-      s->too_long_line = s->line;
-      return NULL;
-    }
-  }
-  return str;
+/* Loading a file of [gpio] alone: shared/config_file.c reads it, as it
+ * reads device.conf, with no top-level keys. */
+static int take_gpio_key(void *staged, const char *key, const char *value, char *why,
+                         size_t why_len) {
+  return gpio_config_set(staged, key, value, why, why_len);
 }
 
-static int on_pair(void *user, const char *section, const char *name, const char *value) {
-  load_state *s = user;
-  if (s->err_line) return 0; /* only the first error is reported */
-  char why[256];
-  int k = key_index(name);
-  if (!*section) {
-    snprintf(why, sizeof why, "outside any section: put it under [gpio]");
-  } else if (strcmp(section, "gpio") != 0) {
-    snprintf(why, sizeof why, "in unknown section [%s]: this file has only a [gpio] section",
-             section);
-  } else if (k < 0) {
-    char known[160];
-    known_keys(known, sizeof known);
-    snprintf(why, sizeof why, "unknown key in [gpio] (known: %s)", known);
-  } else if (s->key_line[k]) {
-    snprintf(why, sizeof why, "given twice (first on line %d)", s->key_line[k]);
-  } else if (gpio_config_set(s->cfg, name, value, why, sizeof why) == 0) {
-    s->key_line[k] = s->line;
-    return 1;
-  }
-  s->err_line = s->line;
-  snprintf(s->why, sizeof s->why, "%s: %s", name, why);
-  return 0;
+static cli_result no_flag(int opt, const char *arg, void *ctx, FILE *out, char *err, size_t len) {
+  (void)opt, (void)arg, (void)ctx, (void)out, (void)err, (void)len;
+  return CLI_BAD; /* never called: there are no flags */
 }
 
 int gpio_config_load(gpio_config *cfg, const char *path, char *err, size_t err_len) {
-  load_state s = {.cfg = cfg};
-  s.file = fopen(path, "r");
-  if (!s.file) {
-    snprintf(err, err_len, "%s: %s", path, strerror(errno));
+  static const struct option no_flags[] = {{NULL, 0, NULL, 0}};
+  static const config_section sections[] = {{"gpio", take_gpio_key}, {NULL, NULL}};
+  const config_program program = {.options = no_flags, .take = no_flag, .sections = sections};
+  config_text *text = malloc(sizeof *text); /* 64 KiB: not for the stack */
+  if (!text) {
+    snprintf(err, err_len, "%s: out of memory", path);
     return -1;
   }
   /* Settings change only if the whole file is good. */
   gpio_config staged = *cfg;
-  s.cfg = &staged;
-  int rc = ini_parse_stream(read_line, &s, on_pair, &s);
-  bool read_error = ferror(s.file);
-  fclose(s.file);
-
-  /* The first problem by line: a syntax error inih found, a bad pair, or a
-   * line too long (which ended the reading, so nothing after it counts). */
-  int syntax_line = rc > 0 ? rc : 0;
-  int first = 0;
-  const char *what = NULL;
-  if (syntax_line) first = syntax_line, what = "expected 'key = value' or '[section]'";
-  if (s.err_line && (!first || s.err_line <= first)) first = s.err_line, what = s.why;
-  if (s.too_long_line && (!first || s.too_long_line < first)) {
-    first = s.too_long_line;
-    what = "the line is too long";
-  }
-  if (first) {
-    snprintf(err, err_len, "%s:%d: %s", path, first, what);
-    return -1;
-  }
-  if (read_error || rc < 0) {
-    snprintf(err, err_len, "%s: could not be read", path);
-    return -1;
-  }
+  cli_result rc = config_file_read(&program, path, true, &staged, text, err, err_len);
+  free(text); /* gpio_config_set copied what it kept */
+  if (rc != CLI_RUN) return -1;
   *cfg = staged;
   return 0;
 }

@@ -1,8 +1,9 @@
 /* The gpio back end's pin map and timings: defaults, command-line values
- * and the [gpio] section of an INI file (docs/raspberry-pi.md).
+ * and the [gpio] section of device.conf (docs/raspberry-pi.md).
  *
- * Order of use: gpio_config_defaults, then gpio_config_load for --config,
- * then gpio_config_flag for each flag given (flags win over the file), then
+ * Order of use: gpio_config_defaults, then gpio_config_set for each [gpio]
+ * key of the config file (app/device_options.c reads it), then
+ * gpio_config_flag for each flag given (flags win over the file), then
  * gpio_config_check once everything is in, then hw_gpio_create.
  *
  * Every function that can fail returns 0, or -1 with one line in `err`. */
@@ -53,9 +54,12 @@ int gpio_config_set(gpio_config *cfg, const char *key, const char *value, char *
 int gpio_config_flag(gpio_config *cfg, const char *flag, const char *key, const char *value,
                      char *err, size_t err_len);
 
-/* Reads `path`'s [gpio] section over `cfg` (keys it leaves out keep their
- * values). Unknown sections and keys, a key given twice and bad values are
- * errors: "opal.ini:4: led_lines: expected 6 line numbers ...". */
+/* Reads a file of a [gpio] section alone over `cfg` (keys it leaves out
+ * keep their values), with shared/config_file.c as device.conf is read:
+ * the [gpio] rules on their own, for tests and the fuzz harness. Unknown
+ * sections and keys, a key given twice and bad values are errors, and
+ * leave `cfg` as it was: "opal.ini:4: [gpio] key 'led_lines': expected 6
+ * line numbers ...". */
 int gpio_config_load(gpio_config *cfg, const char *path, char *err, size_t err_len);
 
 /* Checks what single settings cannot: no line used twice, hold_ms longer

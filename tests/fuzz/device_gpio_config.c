@@ -1,6 +1,7 @@
-/* The device's pin-map file (--config, device/gpio/gpio_config.c with inih
- * under it): the input is a whole INI file, read over the defaults as the
- * program does, then checked. A file it accepts leaves every setting in its
+/* The device's pin map from a config file (gpio_config_load: a [gpio]
+ * section read by shared/config_file.c, the reader of device.conf and
+ * server.conf): the input is a whole INI file, read over the defaults as
+ * the program does, then checked. A file it accepts leaves every setting in its
  * documented range (docs/raspberry-pi.md); a refused one changes nothing
  * and its error names the file. */
 #include <string.h>

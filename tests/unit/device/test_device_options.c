@@ -5,9 +5,17 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "app/device_options.h"
+
+/* The folder the default device.conf is read from (OPAL_CONFIG_DIR): a
+ * fresh one, so that nothing in /etc/opal reaches these tests. */
+static char config_dir[] = "/tmp/opal-device-options-XXXXXX";
+static char config_path[sizeof config_dir + 32];
 
 static cli_result parse(int argc, char **argv, device_options *o, char *err) {
   FILE *out = fopen("/dev/null", "w");
@@ -143,7 +151,120 @@ static void tls_flags_that_do_not_go_together(void **unused) {
   expect_bad("--tls-ca", PARSE(&o, err, "--tls-ca"), err);
 }
 
+/* Writes `text` as the file the next parse reads with --config; returns
+ * its path. */
+static const char *config_file(const char *name, const char *text) {
+  snprintf(config_path, sizeof config_path, "%s/%s", config_dir, name);
+  FILE *f = fopen(config_path, "w");
+  assert_non_null(f);
+  fputs(text, f);
+  fclose(f);
+  return config_path;
+}
+
+static void config_file_values(void **unused) {
+  (void)unused;
+  device_options o;
+  char err[256];
+  const char *path = config_file("device.conf",
+                                 "# the kitchen's device\n"
+                                 "server = opal.lan:7000\n"
+                                 "device-id = kitchen ; inline comment\n"
+                                 "buffer-ms = 120\n"
+                                 "decode = true\n"
+                                 "json = false\n"
+                                 "[gpio]\n"
+                                 "led_lines = 1, 2,3,4,5,6\n"
+                                 "hold_ms = 900\n");
+  assert_int_equal(PARSE(&o, err, "--config", (char *)path), CLI_RUN);
+  assert_string_equal(o.server, "opal.lan:7000");
+  assert_string_equal(o.device_id, "kitchen");
+  assert_int_equal(o.audio.buffer_ms, 120);
+  assert_true(o.decode && !o.json);
+  assert_int_equal(o.gpio_count, 2);
+  assert_string_equal(o.gpio[0].key, "led_lines");
+  assert_string_equal(o.gpio[0].value, "1, 2,3,4,5,6");
+  assert_string_equal(o.gpio[1].key, "hold_ms");
+  assert_string_equal(o.gpio[1].value, "900");
+}
+
+static void flags_win_over_the_file(void **unused) {
+  (void)unused;
+  device_options o;
+  char err[256];
+  const char *path = config_file("x.conf", "server = opal.lan:7000\nbuffer-ms = 120\n"
+                                           "[gpio]\nhold_ms = 900\n");
+  assert_int_equal(PARSE(&o, err, "--server", "other:1", "--config", (char *)path, "--hold-ms",
+                         "700"),
+                   CLI_RUN);
+  assert_string_equal(o.server, "other:1");
+  assert_int_equal(o.audio.buffer_ms, 120);
+  /* The file's [gpio] first, then the flag over it. */
+  assert_int_equal(o.gpio_count, 2);
+  assert_string_equal(o.gpio[0].value, "900");
+  assert_string_equal(o.gpio[1].flag, "--hold-ms");
+  assert_string_equal(o.gpio[1].value, "700");
+}
+
+static void expect_config_error(const char *text, const char *want) {
+  device_options o;
+  char err[256], expected[320];
+  const char *path = config_file("bad.conf", text);
+  assert_int_equal(PARSE(&o, err, "--config", (char *)path), CLI_BAD);
+  snprintf(expected, sizeof expected, "%s:%s", path, want);
+  assert_string_equal(err, expected);
+}
+
+static void config_file_errors_name_file_line_and_key(void **unused) {
+  (void)unused;
+  expect_config_error("sim = true\nservr = x:1\n", "2: unknown key 'servr'");
+  expect_config_error("\n\nbuffer-ms = 5\n",
+                      "3: key 'buffer-ms': expected milliseconds from 10 to 2000 (got '5')");
+  expect_config_error("sim = yes\n", "1: key 'sim': expected true or false (got 'yes')");
+  expect_config_error("[gpio]\nhold_ms = 5\n",
+                      "2: [gpio] key 'hold_ms': '5' is not a whole number from 50 to 10000 "
+                      "(milliseconds)");
+  expect_config_error("[gpio]\nchip = a\nchip = b\n",
+                      "3: key 'chip' given twice (first on line 2)");
+  expect_config_error("hold-ms = 900\n", "1: key 'hold-ms': set hold_ms in the [gpio] section");
+  expect_config_error("[pins]\n", "1: unknown section [pins]");
+}
+
+static void config_file_missing(void **unused) {
+  (void)unused;
+  device_options o;
+  char err[256], path[sizeof config_dir + 32];
+  snprintf(path, sizeof path, "%s/none.conf", config_dir);
+  assert_int_equal(PARSE(&o, err, "--config", path), CLI_BAD);
+  assert_non_null(strstr(err, "none.conf: No such file or directory"));
+  /* The default file may be missing: nothing is read. */
+  assert_int_equal(PARSE(&o, err, "--sim"), CLI_RUN);
+}
+
+static void default_file_in_the_config_dir(void **unused) {
+  (void)unused;
+  device_options o;
+  char err[256];
+  config_file("device.conf", "server = opal.lan:7000\n[gpio]\nchip = gpiochip4\n");
+  assert_int_equal(PARSE(&o, err, "--sim"), CLI_RUN);
+  unlink(config_path);
+  assert_string_equal(o.server, "opal.lan:7000");
+  assert_int_equal(o.gpio_count, 1);
+  assert_string_equal(o.gpio[0].value, "gpiochip4");
+}
+
+static int remove_config_dir(void **unused) {
+  (void)unused;
+  const char *names[] = {"device.conf", "x.conf", "bad.conf"};
+  for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+    snprintf(config_path, sizeof config_path, "%s/%s", config_dir, names[i]);
+    unlink(config_path);
+  }
+  return rmdir(config_dir);
+}
+
 int main(void) {
+  if (!mkdtemp(config_dir) || setenv("OPAL_CONFIG_DIR", config_dir, 1) != 0) return 1;
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(defaults),
       cmocka_unit_test(modes),
@@ -151,6 +272,11 @@ int main(void) {
       cmocka_unit_test(bad_values_name_the_flag),
       cmocka_unit_test(tls_flags),
       cmocka_unit_test(tls_flags_that_do_not_go_together),
+      cmocka_unit_test(config_file_values),
+      cmocka_unit_test(flags_win_over_the_file),
+      cmocka_unit_test(config_file_errors_name_file_line_and_key),
+      cmocka_unit_test(config_file_missing),
+      cmocka_unit_test(default_file_in_the_config_dir),
   };
-  return cmocka_run_group_tests_name("device_options", tests, NULL, NULL);
+  return cmocka_run_group_tests_name("device_options", tests, NULL, remove_config_dir);
 }

@@ -223,37 +223,38 @@ static void file_errors_name_file_line_and_key(void **unused) {
   (void)unused;
   load_fails(
       "[gpio]\nchip = gpiochip0\nled_lines = 5,6,13\n",
-      ":3: led_lines: expected 6 line numbers separated by commas, as in 5,6,12,13,16,26 (got 3)");
+      ":3: [gpio] key 'led_lines': expected 6 line numbers separated by commas, as in 5,6,12,13,16,26 (got 3)");
   load_fails("[gpio]\n\n; colour\ncolour = red\n",
-             ":4: colour: unknown key in [gpio] (known: chip, led_lines, button_lines, "
+             ":4: [gpio] key 'colour': unknown setting (known: chip, led_lines, button_lines, "
              "buttons_active_low, "
              "buttons_pull_up, leds_active_low, debounce_ms, hold_ms, led_threshold)");
   load_fails("[gpio]\nchip = gpiochip0\n[audio]\ndevice = hw:0\n",
-             ":4: device: in unknown section [audio]: this file has only a [gpio] section");
-  load_fails("chip = gpiochip0\n[gpio]\n", ":1: chip: outside any section: put it under [gpio]");
+             ":3: unknown section [audio]");
+  load_fails("chip = gpiochip0\n[gpio]\n", ":1: unknown key 'chip'");
   load_fails("[gpio]\nhold_ms = 500\nchip = x\nhold_ms = 600\n",
-             ":4: hold_ms: given twice (first on line 2)");
+             ":4: key 'hold_ms' given twice (first on line 2)");
   load_fails(
       "[gpio]\nbuttons_active_low = sometimes\n",
-      ":2: buttons_active_low: 'sometimes' is not true or false (true/false, yes/no, on/off, 1/0)");
+      ":2: [gpio] key 'buttons_active_low': 'sometimes' is not true or false (true/false, yes/no, on/off, 1/0)");
   load_fails("[gpio]\ndebounce_ms = 5000\n",
-             ":2: debounce_ms: '5000' is not a whole number from 0 to 1000 (milliseconds)");
+             ":2: [gpio] key 'debounce_ms': '5000' is not a whole number from 0 to 1000 (milliseconds)");
   load_fails("[gpio]\nchip =\n",
-             ":2: chip: the chip is empty (a name such as gpiochip0, a path, a number or a label)");
+             ":2: [gpio] key 'chip': the chip is empty (a name such as gpiochip0, a path, a number or a label)");
 }
 
 static void syntax_errors_name_the_line(void **unused) {
   (void)unused;
   load_fails("[gpio]\nchip = gpiochip0\nled_lines 5,6,12,13,16,26\n",
-             ":3: expected 'key = value' or '[section]'");
-  load_fails("[gpio\nchip = gpiochip0\n", ":1: expected 'key = value' or '[section]'");
+             ":3: expected 'key = value', '[section]' or a # comment");
+  load_fails("[gpio\nchip = gpiochip0\n", ":1: expected '[section]'");
   /* the first problem wins, syntax or value */
   load_fails("[gpio]\nhold_ms = x\nnonsense\n",
-             ":2: hold_ms: 'x' is not a whole number from 50 to 10000 (milliseconds)");
-  load_fails("[gpio]\nnonsense\nhold_ms = x\n", ":2: expected 'key = value' or '[section]'");
+             ":2: [gpio] key 'hold_ms': 'x' is not a whole number from 50 to 10000 (milliseconds)");
+  load_fails("[gpio]\nnonsense\nhold_ms = x\n",
+             ":2: expected 'key = value', '[section]' or a # comment");
   char text[600];
   snprintf(text, sizeof text, "[gpio]\nchip = %0500d\n", 7);
-  load_fails(text, ":2: the line is too long");
+  load_fails(text, ":2: [gpio] key 'chip': the chip is longer than 127 characters");
 }
 
 static void a_missing_file_is_named(void **unused) {

@@ -6,6 +6,7 @@
 #include <cmocka.h>
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -164,6 +165,9 @@ static void device_ids(void **unused) {
 }
 
 int main(void) {
+  /* No default server.conf is read (tests/interop/test_cli.py tests them):
+   * nothing in /etc/opal reaches these tests. */
+  if (setenv("OPAL_CONFIG_DIR", "/nonexistent/opal-test-config", 1) != 0) return 1;
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(host_port),
       cmocka_unit_test(numbers),
