@@ -39,6 +39,7 @@ typedef struct server_options {
   long max_devices;              /* --max-devices, for the whole process */
   token_rate new_devices_per_ip; /* --new-devices-per-ip; per_s 0: unlimited */
   unsigned log_rate_per_device; /* 0: no limit */
+  const char *metrics; /* --metrics HOST:PORT; NULL: no metrics endpoint */
 } server_options;
 
 /* --replica-name, or HOSTNAME:PORT (the port of --listen). */

@@ -32,6 +32,7 @@ SUITES=(
   "tui|--sim in tmux, tests/tui/test_tui.py (both builds)"
   "ssh|--sim over a real ssh, tests/tui/test_ssh.py (both builds)"
   "audio|PortAudio into a PulseAudio null sink, tests/audio/test_portaudio.py (both builds)"
+  "metrics|--metrics: a session's counters scraped and checked by promtool, a real Prometheus scraping the endpoint, bad flags, tests/metrics/test_metrics.py (both builds)"
   "quickstart|the README's make run and opal-device --sim on a fresh clone, tests/quickstart/test_quickstart.py (normal build only)"
   "valgrind|server and device under valgrind (normal build only)"
   "fuzz|libFuzzer harnesses: each replays its seeds, then fuzzes for FUZZ_TEST_SECONDS (3), tests/fuzz/run-fuzz.sh (clang build, build/fuzz)"
@@ -197,6 +198,8 @@ for build in "${builds[@]}"; do
     run_unittest "tui over ssh ($build)" "ssh$tag" $PY tests/tui/test_ssh.py
   wants audio && OPAL_PLAY_FILE=$PWD/$build/tests/audio/play_file \
     run_unittest "audio through PortAudio ($build)" "audio$tag" $PY tests/audio/test_portaudio.py
+  wants metrics && OPAL_SERVER=$server \
+    run_unittest "metrics ($build)" "metrics$tag" $PY tests/metrics/test_metrics.py
 done
 
 # The README's quick start on a fresh clone of HEAD: make run (which builds
