@@ -237,9 +237,12 @@ class SessionTests(MetricsTestCase):
                  1e6 * delta("opal_play_to_first_packet_seconds_sum")))
 
         c.disconnect()
-        gone = self.wait_for("the device's three calls ended",
+        # Figures are independent atomics: each is waited for on its own.
+        gone = self.wait_for("the device's three calls ended, the device disconnected",
                              lambda s: total(s, "opal_calls_ended_total")
-                             - total(before, "opal_calls_ended_total") >= 3)
+                             - total(before, "opal_calls_ended_total") >= 3
+                             and value(s, "opal_devices_connected")
+                             == value(before, "opal_devices_connected"))
         for method in ("StatusStream", "EventStream", "ServerAudioStream"):
             self.assertEqual(total(gone, "opal_calls_ended_total", method=method)
                              - total(before, "opal_calls_ended_total", method=method), 1, method)
@@ -252,9 +255,11 @@ class SessionTests(MetricsTestCase):
         self.assertTrue(old.press(PLAY))
         self.assertIsNotNone(old.wait_packet(0, lambda p: True, 3 * ti.SLOW)[1])
         new = self.client("metrics-takeover")   # the same id: a takeover
-        after = self.wait_for("the old connection's sound ended",
+        after = self.wait_for("the takeover counted, the old connection's sound ended",
                               lambda s: total(s, "opal_stream_ends_total")
-                              > total(before, "opal_stream_ends_total"))
+                              > total(before, "opal_stream_ends_total")
+                              and total(s, "opal_takeovers_total")
+                              > total(before, "opal_takeovers_total"))
         self.assertEqual(total(after, "opal_takeovers_total")
                          - total(before, "opal_takeovers_total"), 1)
         self.assertEqual(total(after, "opal_stream_ends_total", reason="disconnect")
