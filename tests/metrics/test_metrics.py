@@ -6,6 +6,8 @@
                    endpoint scraped before and after, every scrape checked by
                    `promtool check metrics`, every counter moved exactly as
                    the session did.
+  StoreAndWorkersTests  --workers 2 and a SQLite store: devices on both
+                   workers and their writes add up on one page.
   PrometheusTests  a real Prometheus server, started here with its own
                    config and data folder on a free loopback port, scrapes
                    the endpoint every second; its HTTP API says up == 1 and
@@ -90,8 +92,8 @@ def total(samples, name, **labels):
 class MetricsServer(ti.ServerProcess):
     """The real server with --metrics on a free loopback port."""
 
-    def __init__(self, extra_args=()):
-        super().__init__(extra_args=["--metrics", "127.0.0.1:0", *extra_args])
+    def __init__(self, extra_args=(), store="memory"):
+        super().__init__(extra_args=["--metrics", "127.0.0.1:0", *extra_args], store=store)
         self.metrics_port = None
 
     def start(self):
@@ -113,9 +115,12 @@ class MetricsServer(ti.ServerProcess):
 
 
 class MetricsTestCase(unittest.TestCase):
+    server_args = ()
+    store = "memory"
+
     @classmethod
     def setUpClass(cls):
-        cls.server = MetricsServer()
+        cls.server = MetricsServer(cls.server_args, cls.store)
         cls.addClassCleanup(cls.server.kill)
         cls.server.start()
         print("\n[%s] server pid %d on %s, metrics on %s"
@@ -272,6 +277,46 @@ class SessionTests(MetricsTestCase):
         self.assertEqual(value(ended, "opal_devices_known") - value(before, "opal_devices_known"), 1)
         new.disconnect()
         old.disconnect()
+
+
+@unittest.skipUnless(os.access(PROMTOOL, os.X_OK), "needs promtool (Debian's prometheus package)")
+class StoreAndWorkersTests(MetricsTestCase):
+    """Two workers and a SQLite store: figures from both workers' threads
+    and the store's add up on one page."""
+    server_args = ("--workers", "2")
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="opal-metrics-")
+        cls.addClassCleanup(shutil.rmtree, cls.tmp, True)
+        cls.store = "sqlite:" + os.path.join(cls.tmp, "opal.db")
+        super().setUpClass()
+
+    def test_devices_on_both_workers_and_their_writes(self):
+        before = self.scrape()
+        clients = [self.client("metrics-worker-%d" % i) for i in range(4)]
+        for c in clients:
+            self.assertTrue(c.press(MODE))
+        after = self.wait_for("4 devices' mode changes written",
+                              lambda s: value(s, "opal_store_changes_written_total")
+                              - value(before, "opal_store_changes_written_total") >= 4
+                              and value(s, "opal_store_queue_depth") == 0)
+        self.assertEqual(value(after, "opal_devices_connected")
+                         - value(before, "opal_devices_connected"), 4)
+        self.assertEqual(value(after, "opal_store_loads_total")
+                         - value(before, "opal_store_loads_total"), 4)
+        self.assertEqual(value(after, "opal_store_changes_written_total")
+                         - value(before, "opal_store_changes_written_total"), 4)
+        self.assertGreaterEqual(value(after, "opal_store_batches_written_total")
+                                - value(before, "opal_store_batches_written_total"), 1)
+        self.assertEqual(value(after, "opal_store_write_errors_total"), 0)
+        self.assertEqual(value(after, "opal_store_load_errors_total"), 0)
+        self.assertEqual(value(after, "opal_events_total", button="mode", type="press")
+                         - value(before, "opal_events_total", button="mode", type="press"), 4)
+        self.assertEqual(value(after, "opal_connections_accepted_total")
+                         - value(before, "opal_connections_accepted_total"), 4)
+        for c in clients:
+            c.disconnect()
 
 
 class Prometheus:
