@@ -220,6 +220,11 @@ if wants valgrind; then
   OPAL_DEVICE_WRAPPER="valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite -q" \
     run_unittest "loopback, device under valgrind (build)" "valgrind-loopback" $PY tests/loopback/test_loopback.py \
     LoopbackTests.test_mode_play_stop_preempt_natural_end
+
+  # The metrics endpoint's thread scraped during a session, under valgrind.
+  OPAL_SERVER=$PWD/build/opal-server \
+  OPAL_SERVER_WRAPPER="valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite -q" \
+    run_unittest "metrics under valgrind (build)" "valgrind-metrics" $PY tests/metrics/test_metrics.py SessionTests
 fi
 
 # Each harness on its seed corpus (the regression seeds among them), then
