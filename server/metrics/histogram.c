@@ -13,18 +13,23 @@ void histogram_observe_ns(histogram *h, int64_t ns) {
   if (ns < 0) ns = 0;
   size_t i = 0;
   while (i < h->bound_count && ns > h->bounds_ns[i]) i++;
-  atomic_fetch_add_explicit(&h->counts[i], 1, memory_order_relaxed);
-  atomic_fetch_add_explicit(&h->sum_ns, ns, memory_order_relaxed);
+  histogram_shard *s = &h->shards[thread_shard()];
+  atomic_fetch_add_explicit(&s->counts[i], 1, memory_order_relaxed);
+  atomic_fetch_add_explicit(&s->sum_ns, ns, memory_order_relaxed);
 }
 
 histogram_reading histogram_read(const histogram *h) {
   histogram_reading r = {.bound_count = h->bound_count};
   uint64_t total = 0;
+  int64_t sum_ns = 0;
   for (size_t i = 0; i <= h->bound_count; i++) {
-    total += atomic_load_explicit(&h->counts[i], memory_order_relaxed);
+    for (size_t s = 0; s < THREAD_SHARDS; s++)
+      total += atomic_load_explicit(&h->shards[s].counts[i], memory_order_relaxed);
     r.cumulative[i] = total;
     if (i < h->bound_count) r.bounds_s[i] = (double)h->bounds_ns[i] / 1e9;
   }
-  r.sum_s = (double)atomic_load_explicit(&h->sum_ns, memory_order_relaxed) / 1e9;
+  for (size_t s = 0; s < THREAD_SHARDS; s++)
+    sum_ns += atomic_load_explicit(&h->shards[s].sum_ns, memory_order_relaxed);
+  r.sum_s = (double)sum_ns / 1e9;
   return r;
 }

@@ -1,5 +1,6 @@
-/* A histogram with fixed buckets, counted by any thread (relaxed atomics)
- * and read by another: Prometheus's `le` buckets, its sum and count. */
+/* A histogram with fixed buckets, counted by any thread (relaxed atomics,
+ * a shard per thread: thread_shard.h) and read by another: Prometheus's
+ * `le` buckets, its sum and count. */
 #ifndef OPAL_HISTOGRAM_H
 #define OPAL_HISTOGRAM_H
 
@@ -7,16 +8,23 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "metrics/thread_shard.h"
+
 #define HISTOGRAM_MAX_BOUNDS 16
+
+/* One thread's counts: counts[i] holds values in (bounds[i-1], bounds[i]],
+ * the last one those above every bound (+Inf). Not cumulative: one add
+ * per value. */
+typedef struct histogram_shard {
+  _Alignas(THREAD_SHARD_ALIGN) atomic_uint_fast64_t counts[HISTOGRAM_MAX_BOUNDS + 1];
+  atomic_int_fast64_t sum_ns;
+} histogram_shard;
 
 typedef struct histogram {
   /* Upper bounds in nanoseconds, ascending; set once before counting. */
   int64_t bounds_ns[HISTOGRAM_MAX_BOUNDS];
   size_t bound_count;
-  /* counts[i]: values in (bounds[i-1], bounds[i]]; counts[bound_count]:
-   * above the last bound (+Inf). Not cumulative: one add per value. */
-  atomic_uint_fast64_t counts[HISTOGRAM_MAX_BOUNDS + 1];
-  atomic_int_fast64_t sum_ns;
+  histogram_shard shards[THREAD_SHARDS];
 } histogram;
 
 /* A cumulative copy, as the exposition format writes it. */
@@ -34,8 +42,8 @@ void histogram_init(histogram *h, const double *bounds_s, size_t n);
 /* Counts one value (negative values count as 0). */
 void histogram_observe_ns(histogram *h, int64_t ns);
 
-/* Reads every bucket; the count is the sum of the buckets read, so the
- * +Inf bucket and _count always agree. */
+/* Reads every bucket of every shard; the count is the sum of the buckets
+ * read, so the +Inf bucket and _count always agree. */
 histogram_reading histogram_read(const histogram *h);
 
 #endif

@@ -5,9 +5,10 @@
  * Every value is a C11 atomic updated with relaxed order: each figure is
  * exact on its own, and a scrape is not a snapshot across figures (a
  * device may be counted as known an instant before it is counted
- * connected). Nothing here allocates or locks, so a hook costs one atomic
- * add on the streaming path. This header includes nothing of the
- * server's, so every layer may call it. */
+ * connected). Nothing here allocates or locks. What is counted per packet
+ * (packets, bytes, pacing lag) has a shard per thread (thread_shard.h), so
+ * workers on different cores never share its cache lines. This header
+ * includes only the metrics' own, so every layer may call it. */
 #ifndef OPAL_METRICS_H
 #define OPAL_METRICS_H
 
@@ -17,6 +18,7 @@
 #include <stdint.h>
 
 #include "metrics/histogram.h"
+#include "metrics/thread_shard.h"
 
 /* Why a sound ended, as opal_stream_ends_total's `reason` label. */
 typedef enum {
@@ -44,6 +46,12 @@ typedef enum {
 /* gRPC status codes 0..16. */
 #define METRICS_CODES 17
 
+/* AudioPackets handed to gRPC by one thread. */
+typedef struct metrics_sent {
+  _Alignas(THREAD_SHARD_ALIGN) atomic_uint_fast64_t packets;
+  atomic_uint_fast64_t bytes;
+} metrics_sent;
+
 typedef struct metrics {
   atomic_int_fast64_t devices_known;   /* in a registry */
   atomic_int_fast64_t devices_offline; /* in a registry with no open call */
@@ -53,8 +61,7 @@ typedef struct metrics {
   atomic_uint_fast64_t stream_ends[METRICS_END_COUNT];
   atomic_uint_fast64_t takeovers;
   atomic_uint_fast64_t calls_ended[METRICS_METHODS][METRICS_CODES];
-  atomic_uint_fast64_t audio_packets;
-  atomic_uint_fast64_t audio_bytes;
+  metrics_sent audio[THREAD_SHARDS]; /* summed at scrape time */
   histogram pacing_lag;    /* seconds a packet left after it was due */
   histogram first_packet;  /* seconds from Play to the sound's first packet */
   atomic_uint_fast64_t store_loads, store_load_errors;
@@ -114,8 +121,9 @@ void metrics_call_ended(int method, int code);
 
 /* An AudioPacket of `bytes` (serialized) was handed to gRPC. */
 static inline void metrics_audio_sent(size_t bytes) {
-  atomic_fetch_add_explicit(&metrics_now.audio_packets, 1, memory_order_relaxed);
-  atomic_fetch_add_explicit(&metrics_now.audio_bytes, bytes, memory_order_relaxed);
+  metrics_sent *s = &metrics_now.audio[thread_shard()];
+  atomic_fetch_add_explicit(&s->packets, 1, memory_order_relaxed);
+  atomic_fetch_add_explicit(&s->bytes, bytes, memory_order_relaxed);
 }
 
 /* A packet left at `now_ns`, due at `due_ns`, of a sound that started

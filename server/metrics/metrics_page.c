@@ -91,10 +91,15 @@ static void streams(prom_text *t) {
   one_value(t, "opal_takeovers_total", "counter",
             "Times a new connection took a device's calls over from an older one.",
             load(&m->takeovers));
+  uint64_t packets = 0, bytes = 0;
+  for (size_t i = 0; i < THREAD_SHARDS; i++) {
+    packets += load(&m->audio[i].packets);
+    bytes += load(&m->audio[i].bytes);
+  }
   one_value(t, "opal_audio_packets_sent_total", "counter",
-            "AudioPackets handed to gRPC, every stream together.", load(&m->audio_packets));
+            "AudioPackets handed to gRPC, every stream together.", packets);
   one_value(t, "opal_audio_sent_bytes_total", "counter",
-            "Bytes of AudioPacket messages (serialized) handed to gRPC.", load(&m->audio_bytes));
+            "Bytes of AudioPacket messages (serialized) handed to gRPC.", bytes);
   histogram_reading lag = histogram_read(&m->pacing_lag);
   prom_text_histogram(t, "opal_pacing_lag_seconds",
                       "How late each audio packet left after it was due (the lead's first "

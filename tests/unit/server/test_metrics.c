@@ -1,8 +1,10 @@
-/* The metrics' text writer and histograms: exposition lines, escapes,
- * cumulative buckets, and the counters' label folding. */
+/* The metrics: the text writer (exposition lines, escapes), histograms
+ * (cumulative buckets, shards summed), the counters' label folding, and a
+ * shard per thread. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +13,7 @@
 #include "metrics/histogram.h"
 #include "metrics/metrics.h"
 #include "metrics/prom_text.h"
+#include "metrics/thread_shard.h"
 
 static char *written(prom_text *t) {
   size_t len;
@@ -94,12 +97,43 @@ static void lag_counts_from_the_later_of_due_and_start(void **unused) {
   assert_int_equal(first.cumulative[first.bound_count], 1);
 }
 
+static void *count_on_a_thread(void *arg) {
+  histogram_observe_ns(arg, 3000000);
+  unsigned *shard = malloc(sizeof *shard);
+  *shard = thread_shard();
+  return shard;
+}
+
+static void threads_add_to_their_own_shards(void **unused) {
+  (void)unused;
+  histogram h;
+  const double bounds[] = {0.001};
+  histogram_init(&h, bounds, 1);
+  histogram_observe_ns(&h, 3000000);
+  unsigned mine = thread_shard();
+  assert_int_equal(thread_shard(), mine);
+  pthread_t other;
+  assert_int_equal(pthread_create(&other, NULL, count_on_a_thread, &h), 0);
+  void *result;
+  pthread_join(other, &result);
+  unsigned theirs = *(unsigned *)result;
+  free(result);
+  assert_int_not_equal(mine, theirs);
+  assert_int_equal(h.shards[mine].counts[1], 1);
+  assert_int_equal(h.shards[theirs].counts[1], 1);
+  histogram_reading r = histogram_read(&h);
+  assert_int_equal(r.cumulative[0], 0);
+  assert_int_equal(r.cumulative[1], 2);
+  assert_true(r.sum_s > 0.0059 && r.sum_s < 0.0061);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(family_and_samples),
       cmocka_unit_test(histogram_is_cumulative),
       cmocka_unit_test(out_of_range_values_fold_into_unknown),
       cmocka_unit_test(lag_counts_from_the_later_of_due_and_start),
+      cmocka_unit_test(threads_add_to_their_own_shards),
   };
-  return cmocka_run_group_tests_name("prom_text", tests, NULL, NULL);
+  return cmocka_run_group_tests_name("metrics", tests, NULL, NULL);
 }
