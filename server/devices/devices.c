@@ -438,6 +438,7 @@ bool devices_release(devices *ds, const char *id, const char *by, store_record *
    * owner asks the store. */
   bool known = !d->loading;
   *out = (store_record){.mode = d->state.mode, .version = d->version};
+  if (open_calls(d) > 0) metrics_takeover(); /* by another worker's or replica's connection */
   for (int k = 0; k < METHOD_COUNT; k++) {
     rpc_call *c = call_of(d, (wire_method)k);
     if (!c) continue;

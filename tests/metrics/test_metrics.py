@@ -319,6 +319,26 @@ class StoreAndWorkersTests(MetricsTestCase):
             c.disconnect()
 
 
+    def test_takeover_counted_once_whichever_worker_the_new_connection_reaches(self):
+        # Consecutive connections go to the workers in turn: the second
+        # connection of one id lands on the other worker (a hand-over), or,
+        # if another connection came between, on the same one.
+        before = self.scrape()
+        old = self.client("metrics-handover")
+        new = self.client("metrics-handover")
+        after = self.wait_for("the takeover", lambda s: total(s, "opal_takeovers_total")
+                              > total(before, "opal_takeovers_total"))
+        time.sleep(0.3 * ti.SLOW)
+        after = self.scrape()
+        self.assertEqual(total(after, "opal_takeovers_total")
+                         - total(before, "opal_takeovers_total"), 1)
+        handed = any("handover" in l for l in self.server.device_lines("metrics-handover"))
+        print("takeover %s" % ("by a hand-over between workers" if handed else "on one worker"))
+        self.assertTrue(new.press(MODE))
+        new.disconnect()
+        old.disconnect()
+
+
 class Prometheus:
     """A real Prometheus server on a free loopback port, with its own
     config and data folder, scraping `target` every second."""
