@@ -58,7 +58,7 @@ CXX      ?= c++
 V        ?= 0
 JOBS     ?= $(shell nproc 2>/dev/null || echo 2)
 Q        := $(if $(filter 1,$(V)),,@)
-PKGS     := grpc libprotobuf-c opus ogg sndfile samplerate sqlite3 hiredis libcrypto
+PKGS     := grpc libprotobuf-c opus ogg sndfile samplerate sqlite3 hiredis libcrypto libmicrohttpd
 DEV_PKGS := portaudio-2.0 libgpiod inih
 CPPFLAGS += -Ishared -I$(GEN) -D_POSIX_C_SOURCE=200809L
 CFLAGS   += -std=c11 -Wall -Wextra -Werror -g $(shell $(PKG_CONFIG) --cflags $(PKGS) $(DEV_PKGS))
@@ -256,7 +256,8 @@ FUZZ_PLAYER     := device/audio/audio_player.c device/audio/audio_out_pacer.c \
                    device/audio/audio_out_portaudio.c device/audio/jitter_buffer.c \
                    device/audio/portaudio_libs.c shared/clock.c
 
-$(FUZZ_BUILD)/server_device_event: $(call fuzz_obj,server/calls/event_call.c \
+$(FUZZ_BUILD)/server_device_event: $(call fuzz_obj,server/calls/event_call.c server/metrics/metrics.c \
+    server/metrics/histogram.c server/metrics/thread_shard.c \
     server/devices/device_machine.c server/devices/device_log_limit.c shared/clock.c \
     shared/device_id.c $(FUZZ_SERVER_RPC))
 $(FUZZ_BUILD)/server_status_response: $(call fuzz_obj,server/calls/status_call.c \
@@ -276,7 +277,8 @@ $(FUZZ_BUILD)/server_device_machine: $(call fuzz_obj,server/devices/devices.c \
     server/devices/peer_key.c server/net/peer_address.c server/devices/token_bucket.c \
     server/calls/event_call.c server/calls/status_call.c \
     server/calls/audio_call.c server/sounds/audio_packet.c server/sounds/sound.c \
-    $(wildcard server/store/*.c) shared/device_id.c shared/item_array.c shared/latency_samples.c \
+    $(wildcard server/store/*.c) server/metrics/metrics.c server/metrics/histogram.c \
+    server/metrics/thread_shard.c shared/device_id.c shared/item_array.c shared/latency_samples.c \
     shared/packet_digest.c \
     $(FUZZ_SERVER_RPC))
 $(FUZZ_BUILD)/device_status_request: $(call fuzz_obj,device/net/status_stream.c $(FUZZ_DEVICE_RPC))

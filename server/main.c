@@ -11,6 +11,8 @@
 #include "devices/new_devices.h"
 #include "grpc_log.h"
 #include "log.h"
+#include "metrics/metrics.h"
+#include "metrics/metrics_http.h"
 #include "net/connections.h"
 #include "net/listener.h"
 #include "stop_signal.h"
@@ -127,6 +129,21 @@ static void log_connection_counts(connections *conns) {
            (unsigned long long)n.calls_refused);
 }
 
+/* --metrics: the HTTP thread, or NULL when off. False with one line in
+ * `err` when the address cannot be served. */
+static bool start_metrics(const server_options *opts, connections *conns, metrics_http **out,
+                          char *err, size_t err_len) {
+  *out = NULL;
+  if (!opts->metrics) return true;
+  metrics_init();
+  metrics_page_sources src = {.version = OPAL_VERSION, .connections = conns};
+  if (!(*out = metrics_http_start(opts->metrics, &src, err, err_len))) return false;
+  char where[300];
+  metrics_http_bound(*out, where, sizeof where);
+  log_info("metrics on http://%s/metrics", where);
+  return true;
+}
+
 /* Serves with `set` and `sounds` on `l` until a stop signal. The exit code. */
 static int serve(const server_options *opts, worker_set *set, const sound_library *sounds,
                  server_tls *tls, listener *l, connections *conns) {
@@ -207,7 +224,18 @@ int main(int argc, char **argv) {
   }
   log_sounds(&sounds);
   log_info("store %s", workers_store_name(set));
+  metrics_http *metrics;
+  if (!start_metrics(&opts, conns, &metrics, err, sizeof err)) {
+    fprintf(stderr, "opal-server: %s\n", err);
+    workers_free(set);
+    server_tls_close(tls);
+    sound_library_clear(&sounds);
+    listener_close(&l);
+    connections_destroy(conns);
+    return 1;
+  }
   int rc = serve(&opts, set, &sounds, tls, &l, conns);
+  metrics_http_stop(metrics);
   connections_destroy(conns);
   workers_free(set);
   server_tls_close(tls);

@@ -73,13 +73,15 @@ static const char usage[] =
     "                       KEY = VALUE lines, KEY a long flag without --\n"
     "                       (default /etc/opal/server.conf, if it exists; the\n"
     "                       flags given here win over it)\n"
+    "  --metrics HOST:PORT  serve Prometheus metrics at http://HOST:PORT/metrics\n"
+    "                       (default: off; port 0 picks a free port and logs it)\n"
     "  --help               show this help and exit\n"
     "  --version            show the version and exit\n";
 
 enum { OPT_LISTEN = 1, OPT_ASSETS, OPT_LEAD, OPT_STORE, OPT_WORKERS, OPT_REPLICA, OPT_TLS_CERT,
        OPT_TLS_KEY, OPT_CLIENT_CA, OPT_MAX_CONNECTIONS, OPT_MAX_PER_IP, OPT_MAX_CALLS, OPT_IDLE,
        OPT_MAX_RESETS, OPT_MAX_RECEIVE, OPT_MAX_DEVICES, OPT_NEW_DEVICES, OPT_LOG_RATE, OPT_LOG, OPT_HELP,
-       OPT_VERSION, OPT_CONFIG };
+       OPT_VERSION, OPT_CONFIG, OPT_METRICS };
 
 static const struct option long_options[] = {
     {"listen", required_argument, NULL, OPT_LISTEN},
@@ -104,6 +106,7 @@ static const struct option long_options[] = {
     {"config", required_argument, NULL, OPT_CONFIG},
     {"help", no_argument, NULL, OPT_HELP},
     {"version", no_argument, NULL, OPT_VERSION},
+    {"metrics", required_argument, NULL, OPT_METRICS},
     {NULL, 0, NULL, 0},
 };
 
@@ -206,6 +209,11 @@ static cli_result take(int opt, const char *arg, void *ctx, FILE *out, char *err
     if ((why = cli_split_host_port(arg, host, sizeof host, &port)))
       return cli_bad(err, len, "--listen", why, arg);
     o->listen = arg;
+    return CLI_RUN;
+  case OPT_METRICS:
+    if ((why = cli_split_host_port(arg, host, sizeof host, &port)))
+      return cli_bad(err, len, "--metrics", why, arg);
+    o->metrics = arg;
     return CLI_RUN;
   case OPT_ASSETS:
     if (!*arg) return cli_bad(err, len, "--assets", "expected a folder", arg);

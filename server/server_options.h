@@ -41,6 +41,7 @@ typedef struct server_options {
   token_rate new_devices_per_ip; /* --new-devices-per-ip; per_s 0: unlimited */
   unsigned log_rate_per_device; /* 0: no limit */
   config_text config; /* the config file: values taken from it point here */
+  const char *metrics; /* --metrics HOST:PORT; NULL: no metrics endpoint */
 } server_options;
 
 /* --replica-name, or HOSTNAME:PORT (the port of --listen). */

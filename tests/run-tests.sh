@@ -32,6 +32,7 @@ SUITES=(
   "tui|--sim in tmux, tests/tui/test_tui.py (both builds)"
   "ssh|--sim over a real ssh, tests/tui/test_ssh.py (both builds)"
   "audio|PortAudio into a PulseAudio null sink, tests/audio/test_portaudio.py (both builds)"
+  "metrics|--metrics: a session's counters scraped and checked by promtool, a real Prometheus scraping the endpoint, bad flags, tests/metrics/test_metrics.py (both builds)"
   "quickstart|the README's make run and opal-device --sim on a fresh clone, tests/quickstart/test_quickstart.py (normal build only)"
   "valgrind|server and device under valgrind (normal build only)"
   "arm64|the arm64 cross build (make ARCH=arm64) under qemu-aarch64: arm64 server and device, and the arm64 device with this machine's server, digests compared, tests/arm64/test_arm64.py (once)"
@@ -203,6 +204,8 @@ for build in "${builds[@]}"; do
     run_unittest "tui over ssh ($build)" "ssh$tag" $PY tests/tui/test_ssh.py
   wants audio && OPAL_PLAY_FILE=$PWD/$build/tests/audio/play_file \
     run_unittest "audio through PortAudio ($build)" "audio$tag" $PY tests/audio/test_portaudio.py
+  wants metrics && OPAL_SERVER=$server \
+    run_unittest "metrics ($build)" "metrics$tag" $PY tests/metrics/test_metrics.py
 done
 
 # The README's quick start on a fresh clone of HEAD: make run (which builds
@@ -223,6 +226,11 @@ if wants valgrind; then
   OPAL_DEVICE_WRAPPER="valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite -q" \
     run_unittest "loopback, device under valgrind (build)" "valgrind-loopback" $PY tests/loopback/test_loopback.py \
     LoopbackTests.test_mode_play_stop_preempt_natural_end
+
+  # The metrics endpoint's thread scraped during a session, under valgrind.
+  OPAL_SERVER=$PWD/build/opal-server \
+  OPAL_SERVER_WRAPPER="valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite -q" \
+    run_unittest "metrics under valgrind (build)" "valgrind-metrics" $PY tests/metrics/test_metrics.py SessionTests
 fi
 
 # The cross build (build/arm64) under qemu-aarch64, once: emulation is slow

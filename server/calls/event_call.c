@@ -3,6 +3,7 @@
 #include <stddef.h>
 
 #include "comms.pb-c.h"
+#include "metrics/metrics.h"
 #include "pb_buffer.h"
 
 struct event_call {
@@ -25,6 +26,7 @@ static bool handle_event(event_call *c, const Com__Opalcamera__Test__DeviceEvent
                c->dev_log->id, (int)ev->event_case);
     return false;
   }
+  metrics_event((int)ev->button_event->button_id, (int)ev->button_event->event);
   return c->on_button(c->rpc.owner, (int)ev->button_event->button_id,
                       (int)ev->button_event->event);
 }

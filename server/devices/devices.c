@@ -8,6 +8,7 @@
 #include "devices/forget_rule.h"
 #include "devices/led_pattern.h"
 #include "log.h"
+#include "metrics/metrics.h"
 
 _Static_assert(SOUND_LIBRARY_MAX_MODES <= LED_PATTERN_MAX_MODES,
                "every mode the server can load needs an LED pattern of its own");
@@ -91,6 +92,7 @@ static void on_written(device *d) {
  * a while, the log. */
 static void refuse_full(devices *ds, char *why, size_t why_len) {
   ds->counts.refused_full++;
+  metrics_device_refused(METRICS_REFUSED_FULL);
   snprintf(why, why_len, "no room for a new device: the server remembers %zu devices "
            "(--max-devices) and none can be forgotten without losing its mode (they are "
            "connected, or their mode is not yet in a persistent store)", ds->registry.count);
@@ -105,6 +107,7 @@ static device *add_new(devices *ds, const char *id, const char *peer, char *why,
                        size_t why_len) {
   if (!new_devices_take(ds->new_devices, peer, clock_now_ns(), why, why_len)) {
     ds->counts.refused_rate++;
+    metrics_device_refused(METRICS_REFUSED_RATE);
     return NULL;
   }
   bool full;
@@ -123,6 +126,7 @@ static device *add_new(devices *ds, const char *id, const char *peer, char *why,
     refuse_full(ds, why, why_len);
   } else {
     ds->counts.refused_memory++;
+    metrics_device_refused(METRICS_REFUSED_MEMORY);
     snprintf(why, why_len, "no room for a new device: the server is out of memory");
   }
   return NULL;
@@ -322,6 +326,7 @@ static void take_over(device *d, rpc_call *c, const char *via) {
     rpc_call_abort(old, GRPC_STATUS_ABORTED, why);
     taken_over = true;
   }
+  if (taken_over) metrics_takeover();
   device_link_update(&d->link, &from, now);
   rpc_call_set_owner(c, d, on_closed);
   registry_online(&d->devices->registry, d);
@@ -433,6 +438,7 @@ bool devices_release(devices *ds, const char *id, const char *by, store_record *
    * owner asks the store. */
   bool known = !d->loading;
   *out = (store_record){.mode = d->state.mode, .version = d->version};
+  if (open_calls(d) > 0) metrics_takeover(); /* by another worker's or replica's connection */
   for (int k = 0; k < METHOD_COUNT; k++) {
     rpc_call *c = call_of(d, (wire_method)k);
     if (!c) continue;

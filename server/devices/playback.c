@@ -1,9 +1,11 @@
 #include "devices/playback.h"
 
 #include "devices/pacer.h"
+#include "metrics/metrics.h"
 
 /* Logs the end of a sound with what the device was sent of it. */
 static void log_end(const device_log *who, const sound_cursor *cur, const char *reason) {
+  metrics_stream_ended(reason);
   char digest[PACKET_DIGEST_HEX_LEN];
   packet_digest_hex(&cur->sent, digest);
   DEVICE_LOG(who, LOG_INFO, "stream end device=%s mode=%u reason=%s packets=%llu/%zu digest=%s",
@@ -28,6 +30,7 @@ void playback_start(playback *p, const device_log *who, const sound *s, unsigned
   cur->next = 0;
   packet_digest_init(&cur->sent);
   p->start_ns = now_ns;
+  metrics_stream_started();
   DEVICE_LOG(who, LOG_INFO, "stream start device=%s mode=%u sound=%s packets=%zu duration_ms=%llu",
              who->id, mode, s->name, s->count, (unsigned long long)sound_duration_ms(s));
 }
@@ -72,6 +75,8 @@ static bool send_due_packet(playback *p, const device_log *who, audio_call *c, i
   if (!cur->sound || !pacer_is_due(cur->sound, cur->next, p->start_ns, lead_ns, now_ns))
     return false;
   bool last = cur->next + 1 == cur->sound->count;
+  metrics_packet_left(now_ns, pacer_due_ns(cur->sound, cur->next, p->start_ns, lead_ns),
+                      p->start_ns, cur->next == 0);
   send_next(c, cur, last);
   if (!last) return false;
   log_end(who, cur, "natural");

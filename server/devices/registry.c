@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "devices/device.h"
+#include "metrics/metrics.h"
 
 #define MIN_BUCKETS 64
 
@@ -64,6 +65,7 @@ static void list_remove(device_list *l, device *d) {
 void registry_offline(registry *r, device *d, bool spare, int64_t now_ns) {
   if (d->offline) return;
   d->offline = true;
+  metrics_device_offline();
   d->spare = spare;
   d->listed_ns = now_ns;
   list_append(list_of(r, d), d);
@@ -88,6 +90,7 @@ void registry_online(registry *r, device *d) {
   if (!d->offline) return;
   list_remove(list_of(r, d), d);
   d->offline = d->spare = false;
+  metrics_device_online();
 }
 
 void registry_forget(registry *r, device *d) {
@@ -98,6 +101,7 @@ void registry_forget(registry *r, device *d) {
   *link = d->hash_next;
   r->count--;
   r->forgotten++;
+  metrics_device_removed(false);
   free(d);
 }
 
@@ -131,6 +135,7 @@ device *registry_add(registry *r, const char *id, bool *full) {
   d->hash_next = r->buckets[b];
   r->buckets[b] = d;
   r->count++;
+  metrics_device_added();
   return d;
 }
 
@@ -159,6 +164,7 @@ void registry_clear(registry *r) {
     device *d = r->buckets[i];
     while (d) {
       device *next = d->hash_next;
+      metrics_device_removed(d->offline);
       free(d);
       d = next;
     }

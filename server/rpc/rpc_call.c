@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "metrics/metrics.h"
 
 static void track(rpc_call_list *live, rpc_call *c) {
   c->live = live;
@@ -46,6 +47,7 @@ static void on_close(loop_op *op, bool ok) {
   rpc_call *c = container_of(op, rpc_call, close_op);
   c->pending--;
   c->closed = true;
+  metrics_call_ended((int)c->method, c->status_sent ? (int)c->status : (int)GRPC_STATUS_CANCELLED);
   log_debug("call closed peer=%s kind=%d cancelled=%d", c->peer, (int)c->method, c->cancelled);
   if (c->owner && c->on_closed) c->on_closed(c->owner, c);
   if (c->live->closed) c->live->closed(c->live->closed_ctx, c, c->cancelled && !c->status_sent);
@@ -135,6 +137,7 @@ void rpc_call_send(rpc_call *c, grpc_byte_buffer *message) {
   }
   c->sending = true;
   c->send_buffer = message;
+  if (c->method == METHOD_AUDIO) metrics_audio_sent(grpc_byte_buffer_length(message));
   grpc_op op = {.op = GRPC_OP_SEND_MESSAGE};
   op.data.send_message.send_message = message;
   start_batch(c, &op, 1, &c->send_op);
@@ -151,6 +154,7 @@ void rpc_call_receive(rpc_call *c) {
 void rpc_call_finish(rpc_call *c, grpc_status_code code, const char *details) {
   if (c->closed || c->status_sent) return;
   c->status_sent = true;
+  c->status = code;
   grpc_slice text = grpc_slice_from_copied_string(details);
   grpc_op op = {.op = GRPC_OP_SEND_STATUS_FROM_SERVER};
   op.data.send_status_from_server.status = code;
@@ -162,6 +166,7 @@ void rpc_call_finish(rpc_call *c, grpc_status_code code, const char *details) {
 void rpc_call_abort(rpc_call *c, grpc_status_code code, const char *details) {
   if (c->closed || c->status_sent) return;
   c->status_sent = true;
+  c->status = code;
   grpc_call_cancel_with_status(c->call, code, details, NULL);
 }
 

@@ -57,6 +57,7 @@ struct rpc_call {
   int pending; /* batches started, not yet completed */
   bool closed, sending, receiving, status_sent;
   int cancelled;
+  grpc_status_code status; /* the one sent, once status_sent */
   grpc_byte_buffer *send_buffer, *recv_buffer;
   loop_op close_op, meta_op, send_op, recv_op, status_op;
 

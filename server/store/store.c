@@ -11,6 +11,7 @@
 #include "clock.h"
 #include "item_array.h"
 #include "log.h"
+#include "metrics/metrics.h"
 #include "store/store_redis.h"
 #include "store/store_sqlite.h"
 #include "store/store_stats.h"
@@ -145,6 +146,7 @@ static void load_one(store *s, const char *id) {
   if (!s->failing)
     rc = ops->claim ? ops->claim(s->engine, fresh.id, &record, &asked, err, sizeof err)
                     : ops->load(s->engine, fresh.id, &record, err, sizeof err);
+  metrics_store_loaded(rc < 0);
   if (rc < 0 && !s->failing)
     log_warn("store %s: cannot load device=%s: %s (serving a fresh record)", s->name, fresh.id, err);
   pthread_mutex_lock(&s->lock);
@@ -185,6 +187,7 @@ static void requeue(store *s, item_array *batch, int64_t batch_since_ns) {
     size_t excess = s->writes.len - MAX_QUEUED_WRITES;
     item_array_drop_front(&s->writes, excess);
     s->lost += excess;
+    metrics_store_dropped(excess);
     log_error("store %s: %zu queued changes dropped (%llu so far): the queue is full", s->name,
               excess, s->lost);
   }
@@ -203,11 +206,13 @@ static bool write_batch(store *s, item_array *batch, int64_t since_ns) {
     s->failing = false;
     int64_t now = clock_now_ns();
     store_stats_written(&s->stats, batch->len, (double)(now - since_ns) / 1e6);
+    metrics_store_written(batch->len);
     store_stats_report(&s->stats, s->name, now, 0);
     item_array_append(&s->written, batch->items, batch->len);
     item_array_free(batch);
     return true;
   }
+  metrics_store_write_failed();
   if (!s->failing) log_error("store %s: cannot write: %s; retrying every second", s->name, err);
   s->failing = true;
   requeue(s, batch, since_ns);
@@ -336,6 +341,7 @@ void store_save(store *s, const store_write *writes, size_t n) {
   pthread_mutex_lock(&s->lock);
   if (s->writes.len == 0) s->writes_since_ns = clock_now_ns();
   item_array_append(&s->writes, writes, n);
+  metrics_store_queued(n);
   pthread_cond_signal(&s->wake);
   pthread_mutex_unlock(&s->lock);
 }
