@@ -337,9 +337,10 @@ int server_start(opal_server *s, const server_config *config, char *err, size_t 
     if (!s->methods[m]) abort(); /* only a duplicate path fails: a bug here */
   }
   for (int m = 0; m < HEALTH_METHOD_COUNT; m++) {
-    s->health_methods[m] = grpc_server_register_method(
-        s->grpc, health_method_path((health_method)m), NULL, GRPC_SRM_PAYLOAD_READ_INITIAL_BYTE_BUFFER, 0);
-    if (!s->health_methods[m]) abort();
+    s->health_methods[m] =
+        grpc_server_register_method(s->grpc, health_method_path((health_method)m), NULL,
+                                    GRPC_SRM_PAYLOAD_READ_INITIAL_BYTE_BUFFER, 0);
+    if (!s->health_methods[m]) abort(); /* as above */
   }
   grpc_server_credentials *creds = config->tls ? server_tls_credentials(config->tls)
                                                : grpc_insecure_server_credentials_create();

@@ -92,7 +92,8 @@ void health_call_start(rpc_call_list *live, grpc_call *call, health_method m,
     rpc_call_finish(base, GRPC_STATUS_INVALID_ARGUMENT, "no HealthCheckRequest message");
     return;
   }
-  ProtobufCMessage *msg = pb_buffer_unpack(&grpc__health__v1__health_check_request__descriptor, request);
+  ProtobufCMessage *msg =
+      pb_buffer_unpack(&grpc__health__v1__health_check_request__descriptor, request);
   if (!msg) {
     rpc_call_finish(base, GRPC_STATUS_INVALID_ARGUMENT, "malformed HealthCheckRequest message");
     return;
