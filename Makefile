@@ -80,11 +80,12 @@ endif
 SHARED_SRC := $(wildcard shared/*.c)
 SERVER_SRC := $(filter-out server/main.c,$(shell find server -name '*.c'))
 DEVICE_SRC := $(filter-out device/main.c,$(shell find device -name '*.c'))
-PY_GEN     := $(GEN)/python/comms_pb2.py
+PY_GEN     := $(GEN)/python/comms_pb2.py $(GEN)/python/health_pb2.py
 
 SHARED_OBJ := $(SHARED_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/comms.pb-c.o
 SERVER_CXX := $(shell find server -name '*.cc')
-SERVER_OBJ := $(SERVER_SRC:%.c=$(BUILD)/obj/%.o) $(SERVER_CXX:%.cc=$(BUILD)/obj/%.o)
+SERVER_OBJ := $(SERVER_SRC:%.c=$(BUILD)/obj/%.o) $(SERVER_CXX:%.cc=$(BUILD)/obj/%.o) \
+              $(BUILD)/obj/gen/health.pb-c.o
 DEVICE_OBJ := $(DEVICE_SRC:%.c=$(BUILD)/obj/%.o)
 # Programs and tests link static archives, so a test pulls in only the
 # objects it uses (and their libraries' symbols).
@@ -163,16 +164,21 @@ $(GEN)/comms.pb-c.c $(GEN)/comms.pb-c.h &: proto/comms.proto
 	@mkdir -p $(GEN)
 	protoc-c --c_out=$(GEN) -Iproto $<
 
-$(PY_GEN): proto/comms.proto
+# grpc.health.v1 (proto/health.proto): the server's health service.
+$(GEN)/health.pb-c.c $(GEN)/health.pb-c.h &: proto/health.proto
+	@mkdir -p $(GEN)
+	protoc-c --c_out=$(GEN) -Iproto $<
+
+$(GEN)/python/%_pb2.py: proto/%.proto
 	@mkdir -p $(GEN)/python
 	protoc --python_out=$(GEN)/python -Iproto $<
 
-$(BUILD)/obj/gen/comms.pb-c.o: $(GEN)/comms.pb-c.c
+$(BUILD)/obj/gen/comms.pb-c.o $(BUILD)/obj/gen/health.pb-c.o: $(BUILD)/obj/gen/%.pb-c.o: $(GEN)/%.pb-c.c
 	@mkdir -p $(dir $@)
 	@echo "  CC      $@"
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
 
-$(BUILD)/obj/%.o: %.c $(GEN)/comms.pb-c.h
+$(BUILD)/obj/%.o: %.c $(GEN)/comms.pb-c.h $(GEN)/health.pb-c.h
 	@mkdir -p $(dir $@)
 	@echo "  CC      $@"
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@

@@ -11,6 +11,7 @@
 
 #include "calls/audio_call.h"
 #include "calls/event_call.h"
+#include "calls/health_call.h"
 #include "calls/status_call.h"
 #include "clock.h"
 #include "cq_loop.h"
@@ -33,8 +34,14 @@
 /* Requests kept posted per method: calls arriving meanwhile queue up. */
 #define REQUESTS_PER_METHOD 8
 
-/* The method of a request for calls to any method not registered. */
+/* The method of a request for calls to any method not registered, and of
+ * health calls (which say so in `health`). */
 #define ANY_OTHER_METHOD METHOD_COUNT
+/* The `health` of a request for a device call. */
+#define NOT_HEALTH (-1)
+/* On a stop signal, open health Watch calls are told NOT_SERVING before the
+ * server closes; it waits for that at most this long. */
+#define HEALTH_TELL_NS (1000 * NS_PER_MS)
 
 /* A posted request for the next incoming call of one method (or of any
  * other method). */
@@ -42,6 +49,7 @@ typedef struct call_request {
   loop_op op;
   opal_server *server;
   wire_method method;
+  int health; /* a health_method, or NOT_HEALTH */
   grpc_call *call;
   gpr_timespec deadline;
   grpc_metadata_array metadata;
@@ -57,7 +65,11 @@ static void post_request(call_request *r) {
   r->payload = NULL;
   grpc_metadata_array_init(&r->metadata);
   grpc_call_error rc;
-  if (r->method == ANY_OTHER_METHOD) {
+  if (r->health != NOT_HEALTH) {
+    rc = grpc_server_request_registered_call(s->grpc, s->health_methods[r->health], &r->call,
+                                             &r->deadline, &r->metadata, &r->payload, s->cq,
+                                             s->cq, &r->op);
+  } else if (r->method == ANY_OTHER_METHOD) {
     grpc_call_details_init(&r->details);
     rc = grpc_server_request_call(s->grpc, &r->call, &r->details, &r->metadata, s->cq,
                                   s->cq, &r->op);
@@ -74,7 +86,8 @@ static void post_request(call_request *r) {
 
 static void release_request(call_request *r) {
   grpc_metadata_array_destroy(&r->metadata);
-  if (r->method == ANY_OTHER_METHOD) grpc_call_details_destroy(&r->details);
+  if (r->method == ANY_OTHER_METHOD && r->health == NOT_HEALTH)
+    grpc_call_details_destroy(&r->details);
   if (r->payload) grpc_byte_buffer_destroy(r->payload);
 }
 
@@ -187,6 +200,9 @@ static void on_call(loop_op *op, bool ok) {
     end_call(s, r->call, r->method, GRPC_STATUS_RESOURCE_EXHAUSTED, crowded, true);
   } else if (ok && s->stopping) {
     reject(s, r->call, r->method, GRPC_STATUS_UNAVAILABLE, "server shutting down");
+  } else if (ok && r->health != NOT_HEALTH) {
+    /* No device_id: a probe is no device. */
+    health_call_start(&s->live_calls, r->call, (health_method)r->health, r->payload, &s->health);
   } else if (ok && r->method == ANY_OTHER_METHOD) {
     char what[300];
     int len = (int)GRPC_SLICE_LENGTH(r->details.method);
@@ -204,13 +220,14 @@ static void on_call(loop_op *op, bool ok) {
   else free(r);
 }
 
-static void add_requests(opal_server *s, wire_method method, int n) {
+static void add_requests(opal_server *s, wire_method method, int health, int n) {
   for (int i = 0; i < n; i++) {
     call_request *r = calloc(1, sizeof *r);
     if (!r) abort(); /* at start-up: nothing to serve with */
     r->op.fn = on_call;
     r->server = s;
     r->method = method;
+    r->health = health;
     post_request(r);
   }
 }
@@ -303,6 +320,8 @@ int server_start(opal_server *s, const server_config *config, char *err, size_t 
   devices_init(&s->devices, config->sounds, config->lead_ns,
                (config->max_devices + workers - 1) / workers, config->store, config->new_devices);
   devices_limit_logs(&s->devices, config->log_rate_per_device);
+  health_state_init(&s->health);
+  health_state_set_store(&s->health, store_reachable(config->store));
   s->live_calls.closed = on_call_closed;
   s->live_calls.closed_ctx = s;
   s->grpc = create_grpc_server(s);
@@ -316,6 +335,12 @@ int server_start(opal_server *s, const server_config *config, char *err, size_t 
         s->grpc, wire_method_path((wire_method)m), NULL,
         m == METHOD_AUDIO ? GRPC_SRM_PAYLOAD_READ_INITIAL_BYTE_BUFFER : GRPC_SRM_PAYLOAD_NONE, 0);
     if (!s->methods[m]) abort(); /* only a duplicate path fails: a bug here */
+  }
+  for (int m = 0; m < HEALTH_METHOD_COUNT; m++) {
+    s->health_methods[m] =
+        grpc_server_register_method(s->grpc, health_method_path((health_method)m), NULL,
+                                    GRPC_SRM_PAYLOAD_READ_INITIAL_BYTE_BUFFER, 0);
+    if (!s->health_methods[m]) abort(); /* as above */
   }
   grpc_server_credentials *creds = config->tls ? server_tls_credentials(config->tls)
                                                : grpc_insecure_server_credentials_create();
@@ -331,8 +356,10 @@ int server_start(opal_server *s, const server_config *config, char *err, size_t 
     return -1;
   }
   grpc_server_start(s->grpc);
-  for (int m = 0; m < METHOD_COUNT; m++) add_requests(s, (wire_method)m, REQUESTS_PER_METHOD);
-  add_requests(s, ANY_OTHER_METHOD, 1);
+  for (int m = 0; m < METHOD_COUNT; m++)
+    add_requests(s, (wire_method)m, NOT_HEALTH, REQUESTS_PER_METHOD);
+  add_requests(s, ANY_OTHER_METHOD, NOT_HEALTH, 1);
+  for (int m = 0; m < HEALTH_METHOD_COUNT; m++) add_requests(s, ANY_OTHER_METHOD, m, 1);
   /* Several workers are announced once, when all listen (workers.c). */
   if (config->workers <= 1) server_announce(s, 1);
   return 0;
@@ -348,13 +375,28 @@ static void begin_shutdown(opal_server *s) {
   grpc_server_cancel_all_calls(s->grpc);
 }
 
+/* A stop signal: NOT_SERVING first, so that load balancers watching the
+ * health service send no new devices here. */
+static void begin_telling(opal_server *s) {
+  s->telling = true;
+  s->told_by_ns = clock_now_ns() + HEALTH_TELL_NS;
+  health_state_set_stopping(&s->health);
+}
+
+/* Every open Watch has been sent NOT_SERVING, or the wait is over. */
+static bool told(opal_server *s) {
+  return health_state_all_told(&s->health) || clock_now_ns() >= s->told_by_ns;
+}
+
 void server_run(opal_server *s, volatile sig_atomic_t *stop_requested) {
   int64_t next_tick = clock_now_ns() + TICK_NS;
   while (!(s->stopping && s->shutdown_done && s->live_calls.count == 0)) {
     int64_t wake = devices_playing(&s->devices) ? next_tick : clock_now_ns() + IDLE_WAIT_NS;
     int64_t store_due = devices_store_deadline(&s->devices);
     cq_loop_run_one(s->cq, store_due < wake ? store_due : wake);
-    if (*stop_requested && !s->stopping) begin_shutdown(s);
+    if (*stop_requested && !s->telling) begin_telling(s);
+    if (s->telling && !s->stopping && told(s)) begin_shutdown(s);
+    health_state_set_store(&s->health, store_reachable(s->config.store));
     if (*stop_requested > 1) {
       /* A second signal: the user will not wait for calls to close. */
       log_warn("second stop signal: exiting without waiting for %zu calls", s->live_calls.count);

@@ -8,7 +8,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "calls/health_call.h"
 #include "devices/devices.h"
+#include "health/health_state.h"
 #include "loop_op.h"
 #include "loop_wakeup.h"
 #include "net/connections.h"
@@ -59,11 +61,15 @@ typedef struct opal_server {
   grpc_server *grpc;
   grpc_completion_queue *cq;
   void *methods[METHOD_COUNT]; /* registered method handles */
+  void *health_methods[HEALTH_METHOD_COUNT]; /* grpc.health.v1.Health's Check and Watch */
+  health_state health;
   grpc_handoff handoff;        /* how the listener's sockets reach gRPC */
 
   devices devices;
   rpc_call_list live_calls; /* every call not yet freed */
 
+  bool telling; /* a stop signal came: health watchers hear NOT_SERVING */
+  int64_t told_by_ns; /* then shutdown begins, told or not */
   bool stopping;
   bool shutdown_done;
   loop_op shutdown_op;
@@ -94,7 +100,9 @@ void server_take_connection(opal_server *s, int listen_fd, int fd);
 int server_start(opal_server *s, const server_config *config, char *err,
                  size_t err_len);
 
-/* Runs the loop until `*stop_requested` becomes non-zero, then ends every
+/* Runs the loop until `*stop_requested` becomes non-zero, then reports
+ * NOT_SERVING to the health service's watchers (waiting up to a second for
+ * them to be sent it), then ends every
  * call with UNAVAILABLE, writes every change to the store and closes it,
  * and frees everything server_start made. If it reaches 2 (a second
  * signal) before that is done, the process exits. */

@@ -46,7 +46,7 @@ typedef struct rpc_call_list {
 
 /* The fields are this layer's; others only read `method`, `peer` and `owner`. */
 struct rpc_call {
-  wire_method method; /* METHOD_COUNT for a method not registered */
+  wire_method method; /* METHOD_COUNT for a call not of DeviceService (health, unknown) */
   const rpc_call_behaviour *behaviour;
   grpc_call *call;
   char *peer; /* "ipv4:127.0.0.1:5000", owned */

@@ -24,6 +24,7 @@ struct redis_listener {
   redis_message_fn fn;
   void *ctx;
   atomic_bool stopping;
+  atomic_bool reachable; /* redis_listener_reachable */
   bool down; /* the outage is logged */
   pthread_t thread;
 };
@@ -95,16 +96,19 @@ static void *listen_thread(void *arg) {
                        l->channel, why);
       }
       l->down = true;
+      if (!refused) atomic_store(&l->reachable, false);
       pause_ms(l, RECONNECT_MS);
       continue;
     }
     if (l->down) log_debug("redis %s: listening on %s again", l->where, l->channel);
     l->down = false;
+    atomic_store(&l->reachable, true);
     receive(l, c);
     if (!atomic_load(&l->stopping)) {
       log_debug("redis %s: lost %s: %s; retrying every second", l->where, l->channel,
                 c->errstr[0] ? c->errstr : "connection closed");
       l->down = true;
+      atomic_store(&l->reachable, false);
     }
     redisFree(c);
   }
@@ -122,12 +126,15 @@ redis_listener *redis_listener_start(const char *host, int port, const char *whe
   l->fn = fn;
   l->ctx = ctx;
   atomic_init(&l->stopping, false);
+  atomic_init(&l->reachable, true);
   if (pthread_create(&l->thread, NULL, listen_thread, l) != 0) {
     free(l);
     return NULL;
   }
   return l;
 }
+
+bool redis_listener_reachable(redis_listener *l) { return atomic_load(&l->reachable); }
 
 void redis_listener_stop(redis_listener *l) {
   if (!l) return;

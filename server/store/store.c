@@ -515,6 +515,11 @@ store *store_open(const char *url, const char *replica, store_notify_fn notify, 
   return s;
 }
 
+bool store_reachable(const store *s) {
+  if (!s || !s->engine || !s->engine->ops->reachable) return true;
+  return s->engine->ops->reachable(s->engine);
+}
+
 void store_close(store *s) {
   if (!s) return;
   if (s->engine) {

@@ -84,6 +84,12 @@ void store_take_written(store *s, store_written_fn written, void *ctx);
 /* Delivers the releases and the loads finished so far. */
 void store_drain(store *s, store_loaded_fn loaded, store_released_fn released, void *ctx);
 
+/* Any thread, without waiting: false while the engine is known to be out
+ * of reach (Redis: its always-open listening connection is lost and not
+ * yet back). "memory" and SQLite (opened by store_open) are always
+ * reachable. NULL is reachable. */
+bool store_reachable(const store *s);
+
 /* Writes everything handed over (retrying for a while if the engine
  * fails), stops the thread and frees the store. NULL does nothing. */
 void store_close(store *s);

@@ -58,6 +58,9 @@ typedef struct store_engine_ops {
    * claimed it from us. 0 or -1. */
   int (*hand_over)(store_engine *e, const char *to, const char *id, const store_record *record,
                    char *err, size_t err_len);
+  /* Optional (NULL: always true). Any thread, without waiting: false while
+   * the engine is known to be out of reach (health/health_state.h). */
+  bool (*reachable)(store_engine *e);
   /* Closes and frees the engine. */
   void (*close)(store_engine *e);
 } store_engine_ops;

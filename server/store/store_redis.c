@@ -512,11 +512,20 @@ static void redis_close(store_engine *base) {
   free(e);
 }
 
+/* The listener's connection is the engine's pulse: it is always open, so
+ * it notices at once when Redis goes away (the command connection only
+ * notices on its next command), and it is connected again every second. */
+static bool redis_reachable(store_engine *base) {
+  redis_engine *e = (redis_engine *)base;
+  return redis_listener_reachable(e->listener);
+}
+
 static const store_engine_ops redis_ops = {
     .load = redis_load,
     .save = redis_save,
     .claim = redis_claim,
     .hand_over = redis_hand_over,
+    .reachable = redis_reachable,
     .close = redis_close,
 };
 
