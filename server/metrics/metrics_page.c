@@ -119,7 +119,7 @@ static void calls(prom_text *t) {
     for (int c = 0; c < METRICS_CODES; c++) {
       uint64_t n = load(&metrics_now.calls_ended[m][c]);
       if (n == 0 && !(c == 0 && m < METHOD_COUNT)) continue;
-      prom_label labels[] = {{"method", m < METHOD_COUNT ? wire_method_name(m) : "unknown"},
+      prom_label labels[] = {{"method", m < METHOD_COUNT ? wire_method_name(m) : "other"},
                              {"code", status_name(c)}};
       prom_text_sample_u64(t, "opal_calls_ended_total", labels, COUNT_OF(labels), n);
     }
