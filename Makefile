@@ -14,6 +14,10 @@
 #   make bench-device  device audio latency, RSS and CPU
 #   make fuzz       build the libFuzzer harnesses (tests/fuzz/, clang) and run
 #                   each for FUZZ_SECONDS (60); docs/security.md#fuzzing
+#   make install    programs, sounds, systemd units, /etc/opal examples and
+#                   man pages; PREFIX=/usr/local, DESTDIR= (docs/packaging.md)
+#   make deb        build/opal-server_VERSION_ARCH.deb and opal-device_...deb
+#                   (DEB_ARCH=arm64 BUILD=build/arm64 for a cross build)
 #   make clean
 #   make V=1        show full compiler command lines
 #
@@ -98,7 +102,7 @@ run: deps
 
 # The ASan+UBSan build is skipped with NO_ASAN=1, or when SUITE names only
 # suites that run on the normal build alone.
-NORMAL_ONLY_SUITES := quickstart valgrind fuzz
+NORMAL_ONLY_SUITES := quickstart valgrind fuzz packaging
 WANT_ASAN := $(if $(filter 1,$(NO_ASAN)),,$(if $(SUITE),$(filter-out $(NORMAL_ONLY_SUITES),$(SUITE)),yes))
 # The fuzz suite's harnesses are built with the rest, so its time is fuzzing.
 WANT_FUZZ := $(if $(SUITE),$(filter fuzz,$(SUITE)),yes)
@@ -284,6 +288,67 @@ print-fuzz-names:
 fuzz: test-deps
 	@$(MAKE) --no-print-directory fuzz-build
 	@tests/fuzz/run-fuzz.sh $(FUZZ_SECONDS)
+
+# ---- install and packages (docs/packaging.md) ----
+# make install [PREFIX=/usr/local] [DESTDIR=]: both programs, the bundled
+# sounds (PREFIX/share/opal/sounds, where an installed server looks by
+# default), the systemd units, the example config files (SYSCONFDIR/opal,
+# kept if already there) and the man pages. install-server and
+# install-device install one program's share (what each .deb holds).
+# make deb: build/opal-server_VERSION_ARCH.deb and opal-device_...deb from
+# $(BUILD)'s binaries; DEB_ARCH names their architecture (make deb
+# BUILD=build/arm64 DEB_ARCH=arm64 for the cross build).
+PREFIX     ?= /usr/local
+DESTDIR    ?=
+BINDIR     ?= $(PREFIX)/bin
+DATADIR    ?= $(PREFIX)/share
+MANDIR     ?= $(DATADIR)/man
+SYSCONFDIR ?= /etc
+# Debian 12 keeps packaged units in /lib; systemd also reads /usr/local/lib.
+UNITDIR    ?= $(if $(filter /usr,$(PREFIX)),/lib/systemd/system,$(PREFIX)/lib/systemd/system)
+VERSION    ?= $(shell sed -n 's/^\#define OPAL_VERSION "\(.*\)"$$/\1/p' server/server_options.h)
+DEB_ARCH   ?= $(shell dpkg --print-architecture)
+SOUNDS     := $(wildcard assets/[0-9]-*)
+# Man pages come from the programs' own --help and --version (help2man), so
+# their OPTIONS are the flags the build has; deploy/man/*.h2m adds the rest.
+# They are made by build/'s programs, which run here also in a cross build.
+MAN_PAGES  := build/man/opal-server.1 build/man/opal-device.1
+
+.PHONY: man install install-server install-device deb
+
+man: $(MAN_PAGES)
+
+build/man/%.1: build/% deploy/man/%.h2m
+	@mkdir -p $(dir $@)
+	@echo "  MAN     $@"
+	$(Q)help2man --no-info --no-discard-stderr --section=1 --include=deploy/man/$*.h2m \
+	    --output=$@ ./build/$*
+
+install: install-server install-device
+
+install-server: $(BUILD)/opal-server build/man/opal-server.1
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(DATADIR)/opal/sounds $(DESTDIR)$(MANDIR)/man1 \
+	    $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSCONFDIR)/opal
+	install -m 0755 $(BUILD)/opal-server $(DESTDIR)$(BINDIR)/
+	install -m 0644 $(SOUNDS) $(DESTDIR)$(DATADIR)/opal/sounds/
+	install -m 0644 build/man/opal-server.1 $(DESTDIR)$(MANDIR)/man1/
+	sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' deploy/systemd/opal-server.service >$(DESTDIR)$(UNITDIR)/opal-server.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/opal-server.service
+	test -e $(DESTDIR)$(SYSCONFDIR)/opal/server.conf || \
+	    install -m 0644 deploy/config/server.conf $(DESTDIR)$(SYSCONFDIR)/opal/
+
+install-device: $(BUILD)/opal-device build/man/opal-device.1
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(UNITDIR) \
+	    $(DESTDIR)$(SYSCONFDIR)/opal
+	install -m 0755 $(BUILD)/opal-device $(DESTDIR)$(BINDIR)/
+	install -m 0644 build/man/opal-device.1 $(DESTDIR)$(MANDIR)/man1/
+	sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' deploy/systemd/opal-device.service >$(DESTDIR)$(UNITDIR)/opal-device.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/opal-device.service
+	test -e $(DESTDIR)$(SYSCONFDIR)/opal/device.conf || \
+	    install -m 0644 deploy/config/device.conf $(DESTDIR)$(SYSCONFDIR)/opal/
+
+deb: $(BUILD)/opal-server $(BUILD)/opal-device $(MAN_PAGES)
+	@deploy/debian/build-deb.sh "$(BUILD)" "$(VERSION)" "$(DEB_ARCH)" build
 
 clean:
 	rm -rf build
