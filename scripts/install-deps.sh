@@ -11,18 +11,21 @@ packages=(
   libgrpc-dev protobuf-c-compiler libprotobuf-c-dev protobuf-compiler
   libopus-dev libogg-dev libsndfile1-dev libsamplerate0-dev libsqlite3-dev libhiredis-dev libssl-dev openssl
   libgpiod-dev portaudio19-dev libinih-dev libcmocka-dev
+  help2man
 )
 # What only the test suites and benchmarks use (`--tests`, from make test,
 # make bench and make fuzz): the Python client, valgrind, tmux and ssh for the
 # terminal tests, a PulseAudio null sink for the PortAudio test, Redis for
 # the store tests, nginx for the cluster tests, clang and its libFuzzer
 # runtime (libclang-rt-14-dev, not pulled in by clang without recommends)
-# for the fuzz harnesses.
+# for the fuzz harnesses; lintian, man and systemd-analyze for the packaging
+# test (help2man, with the build: make install's man pages).
 test_packages=(
   python3-grpcio python3-protobuf python3-cryptography redis-server nginx-light
   valgrind tmux openssh-client openssh-server
   pulseaudio pulseaudio-utils libasound2-plugins alsa-utils
   clang libclang-rt-14-dev
+  lintian man-db systemd
 )
 case "${1:-}" in
 "") ;;
