@@ -347,8 +347,13 @@ install-device: $(BUILD)/opal-device build/man/opal-device.1
 	test -e $(DESTDIR)$(SYSCONFDIR)/opal/device.conf || \
 	    install -m 0644 deploy/config/device.conf $(DESTDIR)$(SYSCONFDIR)/opal/
 
+# Each package's tree is staged by install-server / install-device (a
+# sub-make, so ARCH= and BUILD= reach it) under $(BUILD)/deb/PACKAGE.
 deb: $(BUILD)/opal-server $(BUILD)/opal-device $(MAN_PAGES)
-	@deploy/debian/build-deb.sh "$(BUILD)" "$(VERSION)" "$(DEB_ARCH)" build
+	@rm -rf $(BUILD)/deb
+	@$(MAKE) --no-print-directory -s install-server DESTDIR=$(abspath $(BUILD))/deb/opal-server PREFIX=/usr
+	@$(MAKE) --no-print-directory -s install-device DESTDIR=$(abspath $(BUILD))/deb/opal-device PREFIX=/usr
+	@deploy/debian/build-deb.sh $(BUILD)/deb "$(VERSION)" "$(DEB_ARCH)" build
 
 clean:
 	rm -rf build

@@ -1,15 +1,16 @@
 #!/bin/sh
 # Builds opal-server_VERSION_ARCH.deb and opal-device_VERSION_ARCH.deb
-# (`make deb`): each package's files staged by `make install-server` /
-# `install-device` with PREFIX=/usr under BUILD/deb/PACKAGE, binaries
-# stripped, man pages and changelog gzipped, Depends from dpkg-shlibdeps,
-# the maintainer scripts and conffiles of this folder; dpkg-deb packs it.
+# (`make deb`) from STAGE/opal-server and STAGE/opal-device, each the tree
+# `make install-server` / `install-device` made there with PREFIX=/usr:
+# binaries stripped, man pages and changelog gzipped, copyright added,
+# Depends from dpkg-shlibdeps, the maintainer scripts of this folder and
+# conffiles for what is under etc/; dpkg-deb packs it into OUTDIR.
 #
-#   deploy/debian/build-deb.sh BUILD VERSION ARCH OUTDIR
+#   deploy/debian/build-deb.sh STAGE VERSION ARCH OUTDIR
 set -eu
-[ $# -eq 4 ] || { echo "usage: $0 BUILD VERSION ARCH OUTDIR" >&2; exit 2; }
+[ $# -eq 4 ] || { echo "usage: $0 STAGE VERSION ARCH OUTDIR" >&2; exit 2; }
 version=$2 arch=$3
-build=$(cd "$1" && pwd)
+staging=$(cd "$1" && pwd)
 mkdir -p "$4"
 outdir=$(cd "$4" && pwd)
 here=$(cd "$(dirname "$0")" && pwd)
@@ -37,11 +38,10 @@ depends() { # stage binary
   rm -rf "$work"
 }
 
-package() { # name program summary description
-  name=$1 program=$2 summary=$3 description=$4
-  stage=$build/deb/$name
-  rm -rf "$stage"
-  make --no-print-directory -s "install-$program" DESTDIR="$stage" PREFIX=/usr BUILD="$build"
+package() { # name summary description
+  name=$1 summary=$2 description=$3
+  stage=$staging/$name
+  [ -x "$stage/usr/bin/$name" ] || { echo "build-deb.sh: no $stage/usr/bin/$name" >&2; exit 2; }
   "$strip" --strip-unneeded --remove-section=.comment --remove-section=.note "$stage/usr/bin/$name"
   gzip -9n "$stage/usr/share/man/man1/$name.1"
   doc=$stage/usr/share/doc/$name
@@ -76,14 +76,14 @@ CONTROL
   echo "  DEB     $outdir/${name}_${version}_${arch}.deb"
 }
 
-package opal-server server "Opal audio gadget server" \
+package opal-server "Opal audio gadget server" \
 " opal-server keeps the mode and state of every Opal device that connects,
  drives the devices' LEDs and streams each mode's sound to them as Opus
  packets over gRPC, paced ahead of real time.
  .
  This package holds the server, its bundled mode sounds and a hardened
  systemd unit running it as the opal user, with its state in /var/lib/opal."
-package opal-device device "Opal audio gadget device" \
+package opal-device "Opal audio gadget device" \
 " opal-device is the Opal gadget: four buttons and six LEDs on a Raspberry
  Pi's GPIO header (libgpiod), and the sound an Opal server streams, played
  through PortAudio. It also simulates a device in a terminal and runs
