@@ -18,14 +18,14 @@ packages=(
 # terminal tests, a PulseAudio null sink for the PortAudio test, Redis for
 # the store tests, nginx for the cluster tests, clang and its libFuzzer
 # runtime (libclang-rt-14-dev, not pulled in by clang without recommends)
-# for the fuzz harnesses; lintian, man and systemd-analyze for the packaging
+# for the fuzz harnesses; lintian, man, systemd-analyze and libseccomp for the packaging
 # test (help2man, with the build: make install's man pages).
 test_packages=(
   python3-grpcio python3-protobuf python3-cryptography redis-server nginx-light
   valgrind tmux openssh-client openssh-server
   pulseaudio pulseaudio-utils libasound2-plugins alsa-utils
   clang libclang-rt-14-dev
-  lintian man-db systemd
+  lintian man-db systemd python3-seccomp
 )
 case "${1:-}" in
 "") ;;

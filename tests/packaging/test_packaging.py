@@ -7,7 +7,8 @@ systemd units (docs/packaging.md).
   from that tree in a folder with no assets/, serves its installed sounds
   (one is removed first, so a server reading the checkout's would be seen)
   to the installed device, also with the kernel's MemoryDenyWriteExecute
-  (prctl PR_SET_MDWE, what the unit's MemoryDenyWriteExecute= asks for).
+  (prctl PR_SET_MDWE, what the unit's MemoryDenyWriteExecute= asks for),
+  and under the unit's SystemCallFilter= (libseccomp, python3-seccomp).
 - ManTests: both man pages render with `man -l` without a warning, and
   their OPTIONS hold every flag the program's --help lists.
 - DebTests: `make deb`, then `dpkg-deb --info` and `--contents` of both
@@ -148,6 +149,46 @@ def play_mode_0(device_binary, port, cwd):
     return [json.loads(line) for line in r.stdout.splitlines() if line.strip()]
 
 
+def syscall_group(name, seen=None):
+    """The system calls of a systemd group (@system-service ...), nested
+    groups expanded, as `systemd-analyze syscall-filter` lists them."""
+    seen = set() if seen is None else seen
+    out = subprocess.run(["systemd-analyze", "syscall-filter", name], stdout=subprocess.PIPE, text=True,
+                         check=True).stdout
+    calls = set()
+    for line in out.splitlines()[1:]:
+        word = line.strip()
+        if not word or word.startswith("#"):
+            continue
+        if word.startswith("@"):
+            if word not in seen:
+                seen.add(word)
+                calls |= syscall_group(word, seen)
+        else:
+            calls.add(word)
+    return calls
+
+
+def unit_syscall_filter():
+    """A preexec function that loads, with libseccomp, the filter of
+    opal-server.service: @system-service less @privileged allowed, any other
+    call failing with EPERM (SystemCallErrorNumber=EPERM); None without
+    python3-seccomp."""
+    try:
+        import seccomp
+    except ImportError:
+        return None
+    import errno
+    allowed = sorted(syscall_group("@system-service") - syscall_group("@privileged"))
+    f = seccomp.SyscallFilter(defaction=seccomp.ERRNO(errno.EPERM))
+    for call in allowed:
+        try:
+            f.add_rule(seccomp.ALLOW, call)
+        except (RuntimeError, ValueError, OSError):
+            pass  # not a system call of this architecture
+    return f.load
+
+
 class InstallTests(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -249,6 +290,13 @@ class InstallTests(unittest.TestCase):
 
     def test_installed_server_serves_its_installed_sounds(self):
         self.serve_installed()
+
+    def test_installed_server_serves_under_the_units_system_call_filter(self):
+        need("systemd-analyze")
+        load = unit_syscall_filter()
+        if load is None:
+            self.skipTest("no python3-seccomp")
+        self.serve_installed(load)
 
     def test_installed_server_serves_with_memory_deny_write_execute(self):
         import ctypes
