@@ -18,8 +18,9 @@ packages=(
 # terminal tests, a PulseAudio null sink for the PortAudio test, Redis for
 # the store tests, nginx for the cluster tests, clang and its libFuzzer
 # runtime (libclang-rt-14-dev, not pulled in by clang without recommends)
-# for the fuzz harnesses; lintian, man, systemd-analyze and libseccomp for the packaging
-# test (help2man, with the build: make install's man pages).
+# for the fuzz harnesses; lintian, man, systemd-analyze and libseccomp's
+# Python module for the packaging test (help2man is with the build: make
+# install's man pages).
 test_packages=(
   python3-grpcio python3-protobuf python3-cryptography redis-server nginx-light
   valgrind tmux openssh-client openssh-server
