@@ -35,7 +35,6 @@ import subprocess
 import sys
 import tempfile
 import threading
-import time
 import unittest
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -95,12 +94,20 @@ def section(text, name):
     return m.group(1) if m else ""
 
 
+def installed_env(root):
+    """The environment of an installed program: its config folder is the
+    installed etc/opal (OPAL_CONFIG_DIR, where the programs look instead of
+    /etc/opal), so nothing in this machine's /etc reaches the test."""
+    return dict(os.environ, OPAL_CONFIG_DIR=os.path.join(root, "etc", "opal"))
+
+
 class Server:
     """An installed opal-server from `bin`, with no --assets: its default."""
 
-    def __init__(self, binary, cwd, preexec=None, extra=()):
+    def __init__(self, binary, cwd, env, preexec=None, extra=()):
         self.lines = []
         self.proc = subprocess.Popen([binary, "--listen", "127.0.0.1:0", "--store", "memory"] + list(extra), cwd=cwd,
+                                     env=env,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                                      preexec_fn=preexec)
         self.port = None
@@ -134,7 +141,7 @@ class Server:
         return self.proc.returncode
 
 
-def play_mode_0(device_binary, port, cwd):
+def play_mode_0(device_binary, port, cwd, env):
     """The installed device plays mode 0's sound to its natural end against
     the server on `port`; returns its JSON events."""
     script = os.path.join(cwd, "play.script")
@@ -143,7 +150,7 @@ def play_mode_0(device_binary, port, cwd):
                 "wait-for stream_end 15000\nquit\n")
     r = subprocess.run([device_binary, "--sim", "--script", script, "--server", "127.0.0.1:%d" % port,
                         "--device-id", "installed-1", "--audio-out", "null", "--log-level", "warn"],
-                       cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=60)
+                       cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=60)
     if r.returncode != 0:
         raise AssertionError("installed device failed (%d): %s" % (r.returncode, r.stderr))
     return [json.loads(line) for line in r.stdout.splitlines() if line.strip()]
@@ -243,6 +250,7 @@ class InstallTests(unittest.TestCase):
             f.write("quit\n")
         return subprocess.run([os.path.join(self.root, "usr/bin/opal-device"), "--config", conf, "--script", script,
                                "--audio-out", "null", "--server", "127.0.0.1:1"], cwd=self.tmp,
+                              env=installed_env(self.root),
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=30)
 
     def test_installed_device_reads_the_example_config(self):
@@ -261,7 +269,8 @@ class InstallTests(unittest.TestCase):
         if "--config" not in help_flags(server):
             self.skipTest("opal-server has no --config yet")
         # Every key of the example is commented out: the server starts as without it.
-        started = Server(server, self.tmp, extra=["--config", os.path.join(self.root, "etc/opal/server.conf")])
+        started = Server(server, self.tmp, installed_env(self.root),
+                         extra=["--config", os.path.join(self.root, "etc/opal/server.conf")])
         self.assertEqual(started.stop(), 0, "\n".join(started.lines))
 
     def serve_installed(self, preexec=None):
@@ -271,9 +280,10 @@ class InstallTests(unittest.TestCase):
         shutil.copytree(os.path.join(self.root, "usr"), os.path.join(tree, "usr"))
         os.unlink(os.path.join(tree, "usr/share/opal/sounds", SOUNDS[-1]))
         work = tempfile.mkdtemp(prefix="cwd-", dir=self.tmp)
-        server = Server(os.path.join(tree, "usr/bin/opal-server"), work, preexec)
+        env = installed_env(self.root)
+        server = Server(os.path.join(tree, "usr/bin/opal-server"), work, env, preexec)
         try:
-            events = play_mode_0(os.path.join(tree, "usr/bin/opal-device"), server.port, work)
+            events = play_mode_0(os.path.join(tree, "usr/bin/opal-device"), server.port, work, env)
         finally:
             rc = server.stop()
         log = "\n".join(server.lines)
