@@ -400,7 +400,7 @@ class DebTests(unittest.TestCase):
 
     def test_control_fields(self):
         wanted = {"opal-server": ["libgrpc29", "libopus0", "libsqlite3-0", "libhiredis", "libsndfile1"],
-                  "opal-device": ["libgrpc29", "libopus0", "libportaudio2", "libgpiod2", "libinih1"]}
+                  "opal-device": ["libgrpc29", "libopus0", "libportaudio2", "libgpiod2"]}
         for name in self.debs:
             print(self.info(name))
             self.assertEqual(self.field(name, "Package"), name)
