@@ -17,7 +17,7 @@
 #   make install    programs, sounds, systemd units, /etc/opal examples and
 #                   man pages; PREFIX=/usr/local, DESTDIR= (docs/packaging.md)
 #   make deb        build/opal-server_VERSION_ARCH.deb and opal-device_...deb
-#                   (DEB_ARCH=arm64 BUILD=build/arm64 for a cross build)
+#                   (ARCH=arm64: from the cross build, build/arm64)
 #   make clean
 #   make V=1        show full compiler command lines
 #
