@@ -141,7 +141,7 @@ class Server:
         return self.proc.returncode
 
 
-def play_mode_0(device_binary, port, cwd, env):
+def play_mode_0(device_binary, port, cwd, env, preexec=None):
     """The installed device plays mode 0's sound to its natural end against
     the server on `port`; returns its JSON events."""
     script = os.path.join(cwd, "play.script")
@@ -150,7 +150,8 @@ def play_mode_0(device_binary, port, cwd, env):
                 "wait-for stream_end 15000\nquit\n")
     r = subprocess.run([device_binary, "--sim", "--script", script, "--server", "127.0.0.1:%d" % port,
                         "--device-id", "installed-1", "--audio-out", "null", "--log-level", "warn"],
-                       cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=60)
+                       cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=60,
+                       preexec_fn=preexec)
     if r.returncode != 0:
         raise AssertionError("installed device failed (%d): %s" % (r.returncode, r.stderr))
     return [json.loads(line) for line in r.stdout.splitlines() if line.strip()]
@@ -273,7 +274,7 @@ class InstallTests(unittest.TestCase):
                          extra=["--config", os.path.join(self.root, "etc/opal/server.conf")])
         self.assertEqual(started.stop(), 0, "\n".join(started.lines))
 
-    def serve_installed(self, preexec=None):
+    def serve_installed(self, preexec=None, device_preexec=None):
         """The installed server, from a copy of the tree without its last
         sound, serves the installed device in a folder with no assets/."""
         tree = tempfile.mkdtemp(prefix="tree-", dir=self.tmp)
@@ -283,7 +284,8 @@ class InstallTests(unittest.TestCase):
         env = installed_env(self.root)
         server = Server(os.path.join(tree, "usr/bin/opal-server"), work, env, preexec)
         try:
-            events = play_mode_0(os.path.join(tree, "usr/bin/opal-device"), server.port, work, env)
+            events = play_mode_0(os.path.join(tree, "usr/bin/opal-device"), server.port, work, env,
+                                 device_preexec)
         finally:
             rc = server.stop()
         log = "\n".join(server.lines)
@@ -323,7 +325,8 @@ class InstallTests(unittest.TestCase):
                                 % (PR_SET_MDWE, PR_MDWE_REFUSE_EXEC_GAIN, get_mdwe, PR_MDWE_REFUSE_EXEC_GAIN)])
         if probe.returncode != 0:
             self.skipTest("this kernel has no PR_SET_MDWE (Linux 6.3+)")
-        self.serve_installed(deny_write_execute)
+        # Both units ask for it: the device too (its null output here).
+        self.serve_installed(deny_write_execute, deny_write_execute)
 
 
 class ManTests(unittest.TestCase):
