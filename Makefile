@@ -18,6 +18,10 @@
 #   make ARCH=arm64 cross-build both programs for a Raspberry Pi into
 #                   build/arm64/ (scripts/install-deps.sh --cross arm64);
 #                   docs/raspberry-pi.md
+#   make install    programs, sounds, systemd units, /etc/opal examples and
+#                   man pages; PREFIX=/usr/local, DESTDIR= (docs/packaging.md)
+#   make deb        build/opal-server_VERSION_ARCH.deb and opal-device_...deb
+#                   (ARCH=arm64: from the cross build, build/arm64)
 #   make clean
 #   make V=1        show full compiler command lines
 #
@@ -59,7 +63,7 @@ V        ?= 0
 JOBS     ?= $(shell nproc 2>/dev/null || echo 2)
 Q        := $(if $(filter 1,$(V)),,@)
 PKGS     := grpc libprotobuf-c opus ogg sndfile samplerate sqlite3 hiredis libcrypto libmicrohttpd
-DEV_PKGS := portaudio-2.0 libgpiod inih
+DEV_PKGS := portaudio-2.0 libgpiod
 CPPFLAGS += -Ishared -I$(GEN) -D_POSIX_C_SOURCE=200809L
 CFLAGS   += -std=c11 -Wall -Wextra -Werror -g $(shell $(PKG_CONFIG) --cflags $(PKGS) $(DEV_PKGS))
 LDLIBS   += $(shell $(PKG_CONFIG) --libs $(PKGS)) -lm -lpthread
@@ -126,7 +130,7 @@ run: deps
 
 # The ASan+UBSan build is skipped with NO_ASAN=1, or when SUITE names only
 # suites that run on the normal build alone.
-NORMAL_ONLY_SUITES := quickstart valgrind fuzz arm64
+NORMAL_ONLY_SUITES := quickstart valgrind fuzz packaging arm64
 WANT_ASAN := $(if $(filter 1,$(NO_ASAN)),,$(if $(SUITE),$(filter-out $(NORMAL_ONLY_SUITES),$(SUITE)),yes))
 # The fuzz suite's harnesses are built with the rest, so its time is fuzzing.
 WANT_FUZZ := $(if $(SUITE),$(filter fuzz,$(SUITE)),yes)
@@ -224,7 +228,7 @@ $(BUILD)/tests/gpio/test_%: $(BUILD)/obj/tests/unit/gpio/test_%.o $(BUILD)/obj/t
                             $(DEVICE_LIB) $(SHARED_LIB)
 	@mkdir -p $(dir $@)
 	@echo "  LINK    $@"
-	$(Q)$(CC) $(LDFLAGS) $^ $(shell $(PKG_CONFIG) --libs inih) $(LDLIBS) -lcmocka -o $@
+	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -lcmocka -o $@
 
 $(BUILD)/tests/audio/play_file: $(BUILD)/obj/tests/audio/play_file.o \
     $(BUILD)/obj/server/sounds/ogg_opus_reader.o $(BUILD)/obj/server/sounds/sound.o $(DEVICE_LIB) $(SHARED_LIB)
@@ -322,6 +326,72 @@ print-fuzz-names:
 fuzz: test-deps
 	@$(MAKE) --no-print-directory fuzz-build
 	@tests/fuzz/run-fuzz.sh $(FUZZ_SECONDS)
+
+# ---- install and packages (docs/packaging.md) ----
+# make install [PREFIX=/usr/local] [DESTDIR=]: both programs, the bundled
+# sounds (PREFIX/share/opal/sounds, where an installed server looks by
+# default), the systemd units, the example config files (SYSCONFDIR/opal,
+# kept if already there) and the man pages. install-server and
+# install-device install one program's share (what each .deb holds).
+# make deb: build/opal-server_VERSION_ARCH.deb and opal-device_...deb from
+# $(BUILD)'s binaries; DEB_ARCH names their architecture (make deb
+# BUILD=build/arm64 DEB_ARCH=arm64 for the cross build).
+PREFIX     ?= /usr/local
+DESTDIR    ?=
+BINDIR     ?= $(PREFIX)/bin
+DATADIR    ?= $(PREFIX)/share
+MANDIR     ?= $(DATADIR)/man
+SYSCONFDIR ?= /etc
+# Debian 12 keeps packaged units in /lib; systemd also reads /usr/local/lib.
+UNITDIR    ?= $(if $(filter /usr,$(PREFIX)),/lib/systemd/system,$(PREFIX)/lib/systemd/system)
+VERSION    ?= $(shell sed -n 's/^\#define OPAL_VERSION "\(.*\)"$$/\1/p' server/server_options.h)
+DEB_ARCH   ?= $(shell dpkg --print-architecture)
+SOUNDS     := $(wildcard assets/[0-9]-*)
+# Man pages come from the programs' own --help and --version (help2man), so
+# their OPTIONS are the flags the build has; deploy/man/*.h2m adds the rest.
+# They are made by build/'s programs, which run here also in a cross build.
+MAN_PAGES  := build/man/opal-server.1 build/man/opal-device.1
+
+.PHONY: man install install-server install-device deb
+
+man: $(MAN_PAGES)
+
+build/man/%.1: build/% deploy/man/%.h2m
+	@mkdir -p $(dir $@)
+	@echo "  MAN     $@"
+	$(Q)help2man --no-info --no-discard-stderr --section=1 --include=deploy/man/$*.h2m \
+	    --output=$@ ./build/$*
+
+install: install-server install-device
+
+install-server: $(BUILD)/opal-server build/man/opal-server.1
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(DATADIR)/opal/sounds $(DESTDIR)$(MANDIR)/man1 \
+	    $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSCONFDIR)/opal
+	install -m 0755 $(BUILD)/opal-server $(DESTDIR)$(BINDIR)/
+	install -m 0644 $(SOUNDS) $(DESTDIR)$(DATADIR)/opal/sounds/
+	install -m 0644 build/man/opal-server.1 $(DESTDIR)$(MANDIR)/man1/
+	sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' deploy/systemd/opal-server.service >$(DESTDIR)$(UNITDIR)/opal-server.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/opal-server.service
+	test -e $(DESTDIR)$(SYSCONFDIR)/opal/server.conf || \
+	    install -m 0644 deploy/config/server.conf $(DESTDIR)$(SYSCONFDIR)/opal/
+
+install-device: $(BUILD)/opal-device build/man/opal-device.1
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(UNITDIR) \
+	    $(DESTDIR)$(SYSCONFDIR)/opal
+	install -m 0755 $(BUILD)/opal-device $(DESTDIR)$(BINDIR)/
+	install -m 0644 build/man/opal-device.1 $(DESTDIR)$(MANDIR)/man1/
+	sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' deploy/systemd/opal-device.service >$(DESTDIR)$(UNITDIR)/opal-device.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/opal-device.service
+	test -e $(DESTDIR)$(SYSCONFDIR)/opal/device.conf || \
+	    install -m 0644 deploy/config/device.conf $(DESTDIR)$(SYSCONFDIR)/opal/
+
+# Each package's tree is staged by install-server / install-device (a
+# sub-make, so ARCH= and BUILD= reach it) under $(BUILD)/deb/PACKAGE.
+deb: $(BUILD)/opal-server $(BUILD)/opal-device $(MAN_PAGES)
+	@rm -rf $(BUILD)/deb
+	@$(MAKE) --no-print-directory -s install-server DESTDIR=$(abspath $(BUILD))/deb/opal-server PREFIX=/usr
+	@$(MAKE) --no-print-directory -s install-device DESTDIR=$(abspath $(BUILD))/deb/opal-device PREFIX=/usr
+	@deploy/debian/build-deb.sh $(BUILD)/deb "$(VERSION)" "$(DEB_ARCH)" build
 
 clean:
 	rm -rf build

@@ -10,8 +10,9 @@ packages=(
   build-essential pkg-config
   libgrpc-dev protobuf-c-compiler libprotobuf-c-dev protobuf-compiler
   libopus-dev libogg-dev libsndfile1-dev libsamplerate0-dev libsqlite3-dev libhiredis-dev libssl-dev openssl
-  libgpiod-dev portaudio19-dev libinih-dev libcmocka-dev
+  libgpiod-dev portaudio19-dev libcmocka-dev
   libmicrohttpd-dev
+  help2man
 )
 # What only the test suites and benchmarks use (`--tests`, from make test,
 # make bench and make fuzz): the Python client, valgrind, tmux and ssh for the
@@ -19,13 +20,16 @@ packages=(
 # the store tests, nginx for the cluster tests, clang and its libFuzzer
 # runtime (libclang-rt-14-dev, not pulled in by clang without recommends)
 # for the fuzz harnesses, Prometheus (promtool and the server) for the
-# metrics tests.
+# metrics tests; lintian, man, systemd-analyze and libseccomp's
+# Python module for the packaging test (help2man is with the build: make
+# install's man pages).
 test_packages=(
   python3-grpcio python3-protobuf python3-cryptography redis-server nginx-light
   valgrind tmux openssh-client openssh-server
   pulseaudio pulseaudio-utils libasound2-plugins alsa-utils
   clang libclang-rt-14-dev
   prometheus
+  lintian man-db systemd python3-seccomp
 )
 # What `make ARCH=arm64` and the arm64 suite need (`--cross arm64`): Debian's
 # cross toolchain, qemu-aarch64 to run the result, and for the target the
@@ -36,7 +40,7 @@ cross_arm64_packages=(
   crossbuild-essential-arm64 qemu-user pkgconf:arm64 file
   libgrpc-dev:arm64 libprotobuf-c-dev:arm64 libopus-dev:arm64 libogg-dev:arm64 libsndfile1-dev:arm64
   libsamplerate0-dev:arm64 libsqlite3-dev:arm64 libhiredis-dev:arm64 libssl-dev:arm64 libmicrohttpd-dev:arm64
-  libgpiod-dev:arm64 portaudio19-dev:arm64 libinih-dev:arm64
+  libgpiod-dev:arm64 portaudio19-dev:arm64
 )
 usage="usage: install-deps.sh [--tests] [--cross arm64]"
 cross=""

@@ -22,15 +22,18 @@
 #include "store/store.h"
 #include "workers.h"
 
-/* The bundled assets: the repository's assets/ folder, found from the
- * binary (build/opal-server or build/asan/opal-server). */
+/* The bundled assets, found from the binary: the repository's assets/
+ * folder beside a build (build/opal-server or build/asan/opal-server), or
+ * PREFIX/share/opal/sounds beside an installed PREFIX/bin/opal-server
+ * (relative, so a tree staged under DESTDIR or a .deb finds its own). */
 static const char *bundled_assets(char *buf, size_t len) {
   char exe[4096];
   ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
   if (n <= 0) return "assets";
   exe[n] = '\0';
   const char *bin_dir = dirname(exe);
-  static const char *const candidates[] = {"%s/../assets", "%s/../../assets"};
+  static const char *const candidates[] = {"%s/../share/opal/sounds", "%s/../assets",
+                                           "%s/../../assets"};
   for (size_t i = 0; i < sizeof candidates / sizeof *candidates; i++) {
     snprintf(buf, len, candidates[i], bin_dir);
     if (access(buf, F_OK) == 0) return buf;

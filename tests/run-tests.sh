@@ -35,6 +35,7 @@ SUITES=(
   "audio|PortAudio into a PulseAudio null sink, tests/audio/test_portaudio.py (both builds)"
   "metrics|--metrics: a session's counters scraped and checked by promtool, a real Prometheus scraping the endpoint, bad flags, tests/metrics/test_metrics.py (both builds)"
   "quickstart|the README's make run and opal-device --sim on a fresh clone, tests/quickstart/test_quickstart.py (normal build only)"
+  "packaging|make install into a temp DESTDIR (file list, the installed server on its installed sounds), man pages, make deb (dpkg-deb, lintian) and systemd-analyze verify of the units, tests/packaging/test_packaging.py (normal build only)"
   "valgrind|server and device under valgrind (normal build only)"
   "arm64|the arm64 cross build (make ARCH=arm64) under qemu-aarch64: arm64 server and device, and the arm64 device with this machine's server, digests compared, tests/arm64/test_arm64.py (once)"
   "fuzz|libFuzzer harnesses: each replays its seeds, then fuzzes for FUZZ_TEST_SECONDS (3), tests/fuzz/run-fuzz.sh (clang build, build/fuzz)"
@@ -215,6 +216,10 @@ done
 # its own copy), then build/opal-device --sim in tmux against it.
 wants quickstart &&
   run_unittest "README quick start on a fresh clone" "quickstart" $PY tests/quickstart/test_quickstart.py
+
+# make install, make deb and the units, from the normal build's programs.
+wants packaging &&
+  run_unittest "packaging: install, man pages, .deb, systemd units (build)" "packaging" $PY tests/packaging/test_packaging.py
 
 if wants valgrind; then
   # Valgrind on a normal run: play, stop, preempt, bad input, killed

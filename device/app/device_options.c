@@ -13,6 +13,7 @@ static const char usage[] =
     "or driven by a script (--script); sound through PortAudio. With --fleet N,\n"
     "one process simulates N devices for load tests.\n"
     "\n"
+    "Options:\n"
     "Connection:\n"
     "  --server HOST:PORT       server to use (default " DEVICE_DEFAULT_SERVER ")\n"
     "  --device-id ID           device_id, 1-64 printable characters (default: hostname)\n"

@@ -25,7 +25,7 @@
 #define MS NS_PER_MS
 
 /* The default pin map (gpio_config_defaults; gpio_config.c is not linked
- * here, as it needs inih). */
+ * here: the pin map is all this test needs of it). */
 static const unsigned LEDS[LED_COUNT] = {5, 6, 12, 13, 16, 26};
 static const unsigned BUTTONS[BUTTON_COUNT] = {17, 27, 22, 23};
 
