@@ -22,6 +22,8 @@
  * docs/security.md, "Devices: capacity, eviction and new-device rate"). */
 #define SERVER_DEFAULT_MAX_DEVICES 100000
 #define SERVER_MAX_MAX_DEVICES 100000000
+/* The longest audio packets granted to clients that ask (docs/protocol.md). */
+#define SERVER_DEFAULT_PACKET_MS 120
 
 typedef struct server_options {
   const char *listen;
@@ -39,6 +41,7 @@ typedef struct server_options {
   long max_devices;              /* --max-devices, for the whole process */
   token_rate new_devices_per_ip; /* --new-devices-per-ip; per_s 0: unlimited */
   unsigned log_rate_per_device; /* 0: no limit */
+  unsigned packet_ms;           /* --packet-ms: 20 (only 20 ms packets) .. 120 */
 } server_options;
 
 /* --replica-name, or HOSTNAME:PORT (the port of --listen). */

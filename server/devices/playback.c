@@ -71,6 +71,9 @@ static bool send_due_packet(playback *p, const device_log *who, audio_call *c, i
   sound_cursor *cur = &p->current;
   if (!cur->sound || !pacer_is_due(cur->sound, cur->next, p->start_ns, lead_ns, now_ns))
     return false;
+  /* The packet size is the call's grant when the sound starts: every
+   * variant's packet 0 starts at sample 0, so it is due at once all the same. */
+  if (cur->next == 0) cur->sound = sound_with_packets(cur->sound, audio_call_packet_ms(c));
   bool last = cur->next + 1 == cur->sound->count;
   send_next(c, cur, last);
   if (!last) return false;
