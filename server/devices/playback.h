@@ -22,6 +22,7 @@ typedef struct sound_cursor {
   const sound *sound;
   unsigned mode;
   size_t next; /* the next packet to send */
+  unsigned packet_ms; /* the packets' duration (20 ms until the first goes out) */
   packet_digest sent;
 } sound_cursor;
 

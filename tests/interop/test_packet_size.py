@@ -92,6 +92,17 @@ class PacketSizeCase(ti.OpalTestCase):
         self.assertIsNotNone(p, "%s: no is_end within 10 s of Play" % c.device_id)
         return c.packets_since(start)[: i - start + 1]
 
+    def stream_ends(self, device_id):
+        """The device's `stream end` log lines, once there is one (the server
+        writes it after the send it logs: the client may see the packet first)."""
+        deadline = time.monotonic() + 5.0 * ti.SLOW
+        while True:
+            ends = [l for l in self.server.device_lines(device_id) if "stream end" in l]
+            if ends or time.monotonic() >= deadline:
+                self.assertTrue(ends, "%s: no stream end line in the log" % device_id)
+                return ends
+            time.sleep(0.05)
+
     def assert_sized(self, packets, ms, what):
         """Every packet `ms` long, but the last and one before a change of
         coding (the repacketizer joins only frames coded alike)."""
@@ -132,8 +143,9 @@ class NegotiatedTests(PacketSizeCase):
         self.assertTrue(pcm_big == pcm_small, "120 ms packets decode to other samples than 20 ms ones")
         self.assertGreater(ti.rms(big_packets[0].pcm), 0)
         # The log's count and digest are of the packets the device was sent.
-        ends = [l for l in self.server.device_lines(big.device_id) if "stream end" in l]
+        ends = self.stream_ends(big.device_id)
         self.assertIn("packets=%d/%d" % (len(big_packets), len(big_packets)), ends[-1])
+        self.assertIn("packet_ms=120", ends[-1])
 
     def test_60(self):
         c = self.asking("60", "p60")
