@@ -41,6 +41,7 @@ static int load_one(sound *s, const char *dir, const char *name, char *err,
     snprintf(err, err_len, "sound file %s: %s", path, reason);
     return -1;
   }
+  sound_fit(s); /* kept for the server's life */
   s->name = strdup(name);
   if (!s->name) {
     snprintf(err, err_len, "out of memory");

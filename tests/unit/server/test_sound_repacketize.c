@@ -101,7 +101,9 @@ static void variants_decode_to_the_same_samples(void **unused) {
              v->count, base->count, v->arena_used);
     }
     free(want);
-    printf("# %s: %zu bytes in all, with its variants\n", base->name, sound_bytes(base));
+    size_t own = base->arena_cap + base->packets_cap * sizeof *base->packets;
+    printf("# %s: %zu bytes as 20 ms packets, %zu with its variants (+%zu)\n", base->name, own,
+           sound_bytes(base), sound_bytes(base) - own);
   }
 }
 
