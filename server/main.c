@@ -88,12 +88,15 @@ static connections *open_connections(const server_options *opts, unsigned fd_lim
   return c;
 }
 
-static void log_sounds(const sound_library *lib) {
+static void log_sounds(const sound_library *lib, unsigned max_ms) {
   for (unsigned m = 0; m < lib->mode_count; m++) {
     const sound *s = &lib->sounds[m];
     log_info("sound mode=%u file=%s packets=%zu duration_ms=%llu bytes=%zu", m, s->name,
              s->count, (unsigned long long)sound_duration_ms(s), s->arena_used);
   }
+  /* What the larger packets cost (docs/protocol.md, "Larger packets"). */
+  log_info("sounds: packets of 20 ms and up to %u ms for devices that ask, %zu bytes in all",
+           max_ms, sound_library_bytes(lib));
 }
 
 /* The store named by --store, or the default file; one connection to it
@@ -166,7 +169,8 @@ static int serve(const server_options *opts, worker_set *set, const sound_librar
                           .tls = tls,
                           .max_devices = (size_t)opts->max_devices,
                           .new_devices = rate,
-                          .log_rate_per_device = opts->log_rate_per_device};
+                          .log_rate_per_device = opts->log_rate_per_device,
+                          .packet_ms = opts->packet_ms};
   int rc = workers_run(set, &config, l, conns);
   listener_close(l);
   log_connection_counts(conns);
@@ -217,15 +221,17 @@ int main(int argc, char **argv) {
     return 2;
   }
   sound_library sounds;
-  if (sound_library_load(&sounds, assets, err, sizeof err) != 0) {
+  if (sound_library_load(&sounds, assets, err, sizeof err) != 0 ||
+      sound_library_add_larger_packets(&sounds, opts.packet_ms, err, sizeof err) != 0) {
     fprintf(stderr, "opal-server: %s\n", err);
+    sound_library_clear(&sounds);
     workers_free(set);
     server_tls_close(tls);
     listener_close(&l);
     connections_destroy(conns);
     return 1;
   }
-  log_sounds(&sounds);
+  log_sounds(&sounds, opts.packet_ms);
   log_info("store %s", workers_store_name(set));
   metrics_http *metrics;
   if (!start_metrics(&opts, conns, &metrics, err, sizeof err)) {

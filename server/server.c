@@ -12,6 +12,7 @@
 #include "calls/audio_call.h"
 #include "calls/event_call.h"
 #include "calls/health_call.h"
+#include "calls/packet_ms.h"
 #include "calls/status_call.h"
 #include "clock.h"
 #include "cq_loop.h"
@@ -138,6 +139,17 @@ static void take_via(const grpc_metadata_array *md, char via[DEVICE_LINK_VIA_MAX
     device_link_via((const char *)GRPC_SLICE_START_PTR(value), GRPC_SLICE_LENGTH(value), via);
 }
 
+/* An audio call in the packet size its client asked for (opal-packet-ms),
+ * within --packet-ms; a client that did not ask gets 20 ms, and no header. */
+static audio_call *start_audio_call(opal_server *s, call_request *r) {
+  grpc_slice value;
+  bool asked = metadata_find(&r->metadata, PACKET_MS_HEADER, &value);
+  unsigned ms = asked ? packet_ms_grant((const char *)GRPC_SLICE_START_PTR(value),
+                                        GRPC_SLICE_LENGTH(value), s->config.packet_ms)
+                      : PACKET_MS_DEFAULT;
+  return audio_call_start(&s->live_calls, r->call, ms, asked);
+}
+
 static void admit(opal_server *s, call_request *r) {
   char id[DEVICE_ID_MAX_LEN + 1];
   const char *problem = take_device_id(&r->metadata, id);
@@ -171,7 +183,7 @@ static void admit(opal_server *s, call_request *r) {
     break;
   case METHOD_AUDIO:
   default: /* on_call admits only the registered methods */
-    devices_attach_audio(d, audio_call_start(&s->live_calls, r->call), via);
+    devices_attach_audio(d, start_audio_call(s, r), via);
   }
 }
 

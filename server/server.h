@@ -54,6 +54,9 @@ typedef struct server_config {
    * limit). devices/devices.h says what happens past either. */
   size_t max_devices;
   new_devices *new_devices;
+  /* The longest audio packets a client may be granted, in ms (--packet-ms;
+   * the sounds hold variants up to it); 0 or 20: only 20 ms packets. */
+  unsigned packet_ms;
 } server_config;
 
 typedef struct opal_server {

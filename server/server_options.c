@@ -8,6 +8,7 @@
 #include "config_file.h"
 #include "devices/new_devices.h"
 #include "devices/device_log_limit.h"
+#include "sounds/sound.h"
 #include "store/store.h"
 
 static const char usage[] =
@@ -39,6 +40,10 @@ static const char usage[] =
     "  --replica-name NAME  this server's name to the others sharing its Redis\n"
     "                       (default HOSTNAME:PORT, the port of --listen;\n"
     "                       HOSTNAME:PID with port 0)\n"
+    "  --packet-ms N        the longest audio packets granted to a device that\n"
+    "                       asks (call metadata opal-packet-ms): 20, 40, ... 120\n"
+    "                       (default 120; 20: only 20 ms packets, as to a device\n"
+    "                       that does not ask)\n"
     "Limits against hostile or broken clients (docs/security.md):\n"
     "  --max-devices N      devices remembered at once, connected or not, 1..10^8\n"
     "                       (default 100000); past it a disconnected device is\n"
@@ -84,7 +89,7 @@ static const char usage[] =
 enum { OPT_LISTEN = 1, OPT_ASSETS, OPT_LEAD, OPT_STORE, OPT_WORKERS, OPT_REPLICA, OPT_TLS_CERT,
        OPT_TLS_KEY, OPT_CLIENT_CA, OPT_MAX_CONNECTIONS, OPT_MAX_PER_IP, OPT_MAX_CALLS, OPT_IDLE,
        OPT_MAX_RESETS, OPT_MAX_RECEIVE, OPT_MAX_DEVICES, OPT_NEW_DEVICES, OPT_LOG_RATE, OPT_LOG, OPT_HELP,
-       OPT_VERSION, OPT_CONFIG, OPT_METRICS };
+       OPT_VERSION, OPT_CONFIG, OPT_METRICS, OPT_PACKET_MS };
 
 static const struct option long_options[] = {
     {"listen", required_argument, NULL, OPT_LISTEN},
@@ -110,6 +115,7 @@ static const struct option long_options[] = {
     {"help", no_argument, NULL, OPT_HELP},
     {"version", no_argument, NULL, OPT_VERSION},
     {"metrics", required_argument, NULL, OPT_METRICS},
+    {"packet-ms", required_argument, NULL, OPT_PACKET_MS},
     {NULL, 0, NULL, 0},
 };
 
@@ -201,6 +207,16 @@ static cli_result take_log_rate(const char *arg, server_options *o, char *err, s
   return CLI_RUN;
 }
 
+/* The sounds have packets in steps of 20 ms, up to 120 (one Opus packet's most). */
+static cli_result take_packet_ms(const char *arg, server_options *o, char *err, size_t len) {
+  long ms;
+  if (!cli_parse_long(arg, SOUND_PACKET_MS_STEP, SOUND_MAX_PACKET_MS, &ms) ||
+      ms % SOUND_PACKET_MS_STEP != 0)
+    return cli_bad(err, len, "--packet-ms", "expected 20, 40, 60, 80, 100 or 120", arg);
+  o->packet_ms = (unsigned)ms;
+  return CLI_RUN;
+}
+
 static cli_result take(int opt, const char *arg, void *ctx, FILE *out, char *err,
                        size_t len) {
   server_options *o = ctx;
@@ -259,6 +275,8 @@ static cli_result take(int opt, const char *arg, void *ctx, FILE *out, char *err
     return CLI_RUN;
   case OPT_LOG_RATE:
     return take_log_rate(arg, o, err, len);
+  case OPT_PACKET_MS:
+    return take_packet_ms(arg, o, err, len);
   case OPT_HELP:
     fputs(usage, out);
     return CLI_DONE;
@@ -298,7 +316,8 @@ static void set_defaults(void *ctx) {
                         .max_devices = SERVER_DEFAULT_MAX_DEVICES,
                         .new_devices_per_ip = {.per_s = NEW_DEVICES_DEFAULT_PER_S,
                                                .burst = NEW_DEVICES_DEFAULT_BURST},
-                        .log_rate_per_device = DEVICE_LOG_DEFAULT_RATE};
+                        .log_rate_per_device = DEVICE_LOG_DEFAULT_RATE,
+                        .packet_ms = SERVER_DEFAULT_PACKET_MS};
 }
 
 static const config_program program = {

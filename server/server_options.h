@@ -23,6 +23,8 @@
  * docs/security.md, "Devices: capacity, eviction and new-device rate"). */
 #define SERVER_DEFAULT_MAX_DEVICES 100000
 #define SERVER_MAX_MAX_DEVICES 100000000
+/* The longest audio packets granted to clients that ask (docs/protocol.md). */
+#define SERVER_DEFAULT_PACKET_MS 120
 
 typedef struct server_options {
   const char *listen;
@@ -42,6 +44,7 @@ typedef struct server_options {
   unsigned log_rate_per_device; /* 0: no limit */
   config_text config; /* the config file: values taken from it point here */
   const char *metrics; /* --metrics HOST:PORT; NULL: no metrics endpoint */
+  unsigned packet_ms;           /* --packet-ms: 20 (only 20 ms packets) .. 120 */
 } server_options;
 
 /* --replica-name, or HOSTNAME:PORT (the port of --listen). */

@@ -21,6 +21,7 @@ SUITES=(
   "unit|cmocka unit tests, build/tests/*/test_* (both builds)"
   "cli|the server's command line, tests/interop/test_cli.py (both builds)"
   "interop|the server against the exercise-like Python client, tests/interop/test_interop.py (both builds)"
+  "packets|larger packets negotiated by opal-packet-ms, --packet-ms, tests/interop/test_packet_size.py (both builds)"
   "store|device modes kept across restarts: SQLite (SIGTERM, kill -9, default path) and a private redis-server (restart, outage), tests/store/ (both builds)"
   "workers|--workers K: 200 devices on 2 workers, hand-over between workers, SIGTERM, tests/workers/test_workers.py (both builds)"
   "tls|TLS and mutual TLS: certificates from scripts/opal-certs, identity from the certificate, bad certificates refused, SIGHUP renewal, tests/tls/ (both builds)"
@@ -182,6 +183,8 @@ for build in "${builds[@]}"; do
     OPAL_DEVICE=$device run_unittest "command line ($build)" "cli$tag" $PY tests/interop/test_cli.py
   wants interop && OPAL_SERVER=$server \
     run_unittest "interop ($build)" "interop$tag" $PY tests/interop/test_interop.py
+  wants packets && OPAL_SERVER=$server \
+    run_unittest "packets ($build)" "packets$tag" $PY tests/interop/test_packet_size.py
   wants store && OPAL_SERVER=$server \
     run_unittest "store ($build)" "store$tag" $PY tests/store/test_store.py
   wants store && OPAL_SERVER=$server \

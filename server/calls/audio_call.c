@@ -1,14 +1,17 @@
 #include "calls/audio_call.h"
 
 #include <stddef.h>
+#include <stdio.h>
 
 #include "comms.pb-c.h"
+#include "calls/packet_ms.h"
 #include "pb_buffer.h"
 #include "sounds/audio_packet.h"
 
 struct audio_call {
   rpc_call rpc; /* first: rpc_call_start allocates the whole struct */
   audio_call_free_fn free_to_send;
+  unsigned packet_ms;
 };
 _Static_assert(offsetof(audio_call, rpc) == 0, "rpc_call frees the call from its rpc member");
 
@@ -39,10 +42,21 @@ static void sent(rpc_call *base, bool ok) {
 
 static const rpc_call_behaviour behaviour = {.sent = sent};
 
-audio_call *audio_call_start(rpc_call_list *live, grpc_call *call) {
-  rpc_call *base = rpc_call_start(live, sizeof(audio_call), METHOD_AUDIO, &behaviour, call);
-  return container_of(base, audio_call, rpc);
+audio_call *audio_call_start(rpc_call_list *live, grpc_call *call, unsigned packet_ms,
+                             bool announce) {
+  char text[16];
+  snprintf(text, sizeof text, "%u", packet_ms);
+  grpc_metadata granted = {.key = grpc_slice_from_static_string(PACKET_MS_HEADER),
+                           .value = grpc_slice_from_copied_string(text)};
+  rpc_call *base = rpc_call_start_with_metadata(live, sizeof(audio_call), METHOD_AUDIO,
+                                                &behaviour, call, &granted, announce ? 1 : 0);
+  grpc_slice_unref(granted.value); /* gRPC took its own reference */
+  audio_call *c = container_of(base, audio_call, rpc);
+  c->packet_ms = packet_ms;
+  return c;
 }
+
+unsigned audio_call_packet_ms(const audio_call *c) { return c->packet_ms; }
 
 rpc_call *audio_call_rpc(audio_call *c) { return &c->rpc; }
 

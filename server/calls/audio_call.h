@@ -22,8 +22,14 @@ typedef void (*audio_call_free_fn)(void *owner);
 const char *audio_call_check_request(grpc_byte_buffer *request, grpc_status_code *code);
 
 /* A new ServerAudioStream call on `live`; it owns itself, as every
- * rpc_call does. */
-audio_call *audio_call_start(rpc_call_list *live, grpc_call *call);
+ * rpc_call does. Its sounds go out in packets of up to `packet_ms`
+ * (packet_ms.h); `announce`: the client asked, and is told `packet_ms` in
+ * the call's initial metadata (a client that did not ask sees none). */
+audio_call *audio_call_start(rpc_call_list *live, grpc_call *call, unsigned packet_ms,
+                             bool announce);
+
+/* The packet duration granted to the call's client, in ms. */
+unsigned audio_call_packet_ms(const audio_call *c);
 
 rpc_call *audio_call_rpc(audio_call *c);
 

@@ -8,9 +8,10 @@ static void log_end(const device_log *who, const sound_cursor *cur, const char *
   metrics_stream_ended(reason);
   char digest[PACKET_DIGEST_HEX_LEN];
   packet_digest_hex(&cur->sent, digest);
-  DEVICE_LOG(who, LOG_INFO, "stream end device=%s mode=%u reason=%s packets=%llu/%zu digest=%s",
+  DEVICE_LOG(who, LOG_INFO,
+             "stream end device=%s mode=%u reason=%s packets=%llu/%zu digest=%s packet_ms=%u",
              who->id, cur->mode, reason, (unsigned long long)cur->sent.packets, cur->sound->count,
-             digest);
+             digest, cur->packet_ms);
 }
 
 /* Sends packet `cur->next` and moves the cursor on. */
@@ -28,6 +29,7 @@ void playback_start(playback *p, const device_log *who, const sound *s, unsigned
   cur->mode = mode;
   cur->sound = s;
   cur->next = 0;
+  cur->packet_ms = SOUND_PACKET_MS_STEP;
   packet_digest_init(&cur->sent);
   p->start_ns = now_ns;
   metrics_stream_started();
@@ -74,6 +76,13 @@ static bool send_due_packet(playback *p, const device_log *who, audio_call *c, i
   sound_cursor *cur = &p->current;
   if (!cur->sound || !pacer_is_due(cur->sound, cur->next, p->start_ns, lead_ns, now_ns))
     return false;
+  /* The packet size is the call's grant when the sound starts: every
+   * variant's packet 0 starts at sample 0, so it is due at once all the same. */
+  if (cur->next == 0) {
+    const sound *base = cur->sound;
+    cur->sound = sound_with_packets(base, audio_call_packet_ms(c));
+    cur->packet_ms = sound_packet_ms(base, cur->sound);
+  }
   bool last = cur->next + 1 == cur->sound->count;
   metrics_packet_left(now_ns, pacer_due_ns(cur->sound, cur->next, p->start_ns, lead_ns),
                       p->start_ns, cur->next == 0);

@@ -16,9 +16,13 @@
 /* A sound being sent: a cursor into a shared packet list, and what the
  * device has been sent of it (logged, with its digest, at the end). */
 typedef struct sound_cursor {
-  const sound *sound; /* borrowed from the sound library; NULL when none */
+  /* Borrowed from the sound library; NULL when none. The mode's sound until
+   * its first packet goes out, then its variant in the packets the audio
+   * call was granted (sound_with_packets). */
+  const sound *sound;
   unsigned mode;
   size_t next; /* the next packet to send */
+  unsigned packet_ms; /* the packets' duration (20 ms until the first goes out) */
   packet_digest sent;
 } sound_cursor;
 

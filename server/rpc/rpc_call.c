@@ -96,6 +96,12 @@ static void on_status(loop_op *op, bool ok) {
 
 rpc_call *rpc_call_start(rpc_call_list *live, size_t size, wire_method method,
                          const rpc_call_behaviour *behaviour, grpc_call *call) {
+  return rpc_call_start_with_metadata(live, size, method, behaviour, call, NULL, 0);
+}
+
+rpc_call *rpc_call_start_with_metadata(rpc_call_list *live, size_t size, wire_method method,
+                                       const rpc_call_behaviour *behaviour, grpc_call *call,
+                                       grpc_metadata *metadata, size_t count) {
   if (size < sizeof(rpc_call)) abort(); /* a kind's struct starts with one */
   rpc_call *c = calloc(1, size);
   if (!c) abort(); /* no sensible way to serve on without memory */
@@ -116,6 +122,8 @@ rpc_call *rpc_call_start(rpc_call_list *live, size_t size, wire_method method,
   /* Sent even for calls about to be rejected: without it this gRPC
    * version never delivers a status sent on its own. */
   grpc_op meta = {.op = GRPC_OP_SEND_INITIAL_METADATA};
+  meta.data.send_initial_metadata.count = count;
+  meta.data.send_initial_metadata.metadata = metadata;
   start_batch(c, &meta, 1, &c->meta_op);
   return c;
 }

@@ -73,6 +73,12 @@ struct rpc_call {
 rpc_call *rpc_call_start(rpc_call_list *live, size_t size, wire_method method,
                          const rpc_call_behaviour *behaviour, grpc_call *call);
 
+/* rpc_call_start, with `count` entries of initial metadata for the client
+ * (copied by gRPC: they need not outlive the call). */
+rpc_call *rpc_call_start_with_metadata(rpc_call_list *live, size_t size, wire_method method,
+                                       const rpc_call_behaviour *behaviour, grpc_call *call,
+                                       grpc_metadata *metadata, size_t count);
+
 /* Makes `owner` the one told when the call closes; NULL, NULL lets go. */
 void rpc_call_set_owner(rpc_call *c, void *owner, rpc_call_closed_fn closed);
 

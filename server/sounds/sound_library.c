@@ -11,6 +11,7 @@
 
 #include "sounds/ogg_opus_reader.h"
 #include "sounds/pcm_encoder.h"
+#include "sounds/sound_repacketize.h"
 
 /* The mode a file name claims ("3-beat.flac" -> 3), or -1 if it claims none. */
 static int mode_of(const char *name) {
@@ -40,6 +41,7 @@ static int load_one(sound *s, const char *dir, const char *name, char *err,
     snprintf(err, err_len, "sound file %s: %s", path, reason);
     return -1;
   }
+  sound_fit(s); /* kept for the server's life */
   s->name = strdup(name);
   if (!s->name) {
     snprintf(err, err_len, "out of memory");
@@ -123,6 +125,25 @@ int sound_library_load(sound_library *lib, const char *dir, char *err,
   lib->mode_count = count;
   if (rc != 0) sound_library_clear(lib);
   return rc;
+}
+
+int sound_library_add_larger_packets(sound_library *lib, unsigned max_ms, char *err,
+                                     size_t err_len) {
+  char reason[256];
+  for (unsigned m = 0; m < lib->mode_count; m++) {
+    sound *s = &lib->sounds[m];
+    if (sound_add_larger_packets(s, max_ms, reason, sizeof reason) != 0) {
+      snprintf(err, err_len, "sound %s: larger packets: %s", s->name, reason);
+      return -1;
+    }
+  }
+  return 0;
+}
+
+size_t sound_library_bytes(const sound_library *lib) {
+  size_t n = 0;
+  for (unsigned m = 0; m < lib->mode_count; m++) n += sound_bytes(&lib->sounds[m]);
+  return n;
 }
 
 void sound_library_clear(sound_library *lib) {

@@ -22,6 +22,15 @@ typedef struct sound_library {
 int sound_library_load(sound_library *lib, const char *dir, char *err,
                        size_t err_len);
 
+/* Gives every sound its variants in larger packets, up to `max_ms`
+ * (sound_repacketize.h). Returns 0, or -1 with one line in `err` naming the
+ * sound at fault. */
+int sound_library_add_larger_packets(sound_library *lib, unsigned max_ms, char *err,
+                                     size_t err_len);
+
+/* Bytes the sounds hold, their variants included. */
+size_t sound_library_bytes(const sound_library *lib);
+
 void sound_library_clear(sound_library *lib);
 
 #endif

@@ -32,6 +32,14 @@ static void untrack(rpc_call *c) {
   c->live->count--;
 }
 
+rpc_call *rpc_call_start_with_metadata(rpc_call_list *live, size_t size, wire_method method,
+                                       const rpc_call_behaviour *behaviour, grpc_call *call,
+                                       grpc_metadata *metadata, size_t count) {
+  (void)metadata;
+  (void)count;
+  return rpc_call_start(live, size, method, behaviour, call);
+}
+
 rpc_call *rpc_call_start(rpc_call_list *live, size_t size, wire_method method,
                          const rpc_call_behaviour *behaviour, grpc_call *call) {
   FUZZ_CHECK(size >= sizeof(rpc_call));

@@ -51,7 +51,7 @@ static bool wants_start(const uint8_t *data, size_t size) {
  * the device gets is what was sent, whatever the bytes. */
 static void stream_one(const uint8_t *data, size_t size) {
   rpc_call_list live = {0};
-  audio_call *c = audio_call_start(&live, NULL);
+  audio_call *c = audio_call_start(&live, NULL, 20, false);
   audio_call_open(c, NULL);
   FUZZ_CHECK(audio_call_can_send(c));
   expected_data = data;

@@ -211,7 +211,7 @@ static void open_call(fuzz_input *in) {
     calls[call_count++] = (tracked){.c = c};
     devices_attach_event(d, ec, clients[client].via);
   } else {
-    audio_call *ac = audio_call_start(&live, NULL);
+    audio_call *ac = audio_call_start(&live, NULL, 20, false);
     c = audio_call_rpc(ac);
     calls[call_count++] = (tracked){.c = c};
     devices_attach_audio(d, ac, clients[client].via);

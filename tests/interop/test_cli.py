@@ -69,7 +69,7 @@ class CommandLineTests(OneLineErrors, unittest.TestCase):
         self.assertEqual(err, "")
         for flag in ("--listen", "--assets", "--lead-ms", "--log-level", "--help", "--version",
                      "--max-connections", "--max-connections-per-ip", "--max-calls-per-connection",
-                     "--idle-timeout", "--max-resets"):
+                     "--idle-timeout", "--max-resets", "--packet-ms"):
             self.assertIn(flag, out)
 
     def test_version(self):
@@ -92,6 +92,13 @@ class CommandLineTests(OneLineErrors, unittest.TestCase):
             (("--max-calls-per-connection", "2"), "--max-calls-per-connection"),
             (("--idle-timeout", "-1"), "--idle-timeout"),
             (("--max-resets", "1e3"), "--max-resets"),
+            (("--packet-ms", "0"), "--packet-ms"),
+            (("--packet-ms", "10"), "--packet-ms"),
+            (("--packet-ms", "50"), "--packet-ms"),
+            (("--packet-ms", "140"), "--packet-ms"),
+            (("--packet-ms", "-20"), "--packet-ms"),
+            (("--packet-ms", "big"), "--packet-ms"),
+            (("--packet-ms", ""), "--packet-ms"),
         ]
         for args, flag in cases:
             rc, _, err = run(*args)
