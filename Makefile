@@ -250,7 +250,8 @@ $(FUZZ_BUILD)/server_device_machine: $(call fuzz_obj,server/devices/devices.c \
     shared/packet_digest.c \
     $(FUZZ_SERVER_RPC))
 $(FUZZ_BUILD)/device_status_request: $(call fuzz_obj,device/net/status_stream.c $(FUZZ_DEVICE_RPC))
-$(FUZZ_BUILD)/device_audio_packet: $(call fuzz_obj,device/net/audio_stream.c $(FUZZ_PLAYER) \
+$(FUZZ_BUILD)/device_audio_packet: $(call fuzz_obj,device/net/audio_stream.c device/net/audio_packet.c \
+    shared/metadata.c $(FUZZ_PLAYER) \
     $(FUZZ_DEVICE_RPC))
 $(FUZZ_BUILD)/device_event_response: $(call fuzz_obj,device/net/event_stream.c $(FUZZ_DEVICE_RPC))
 $(FUZZ_BUILD)/device_gpio_config: $(call fuzz_obj,device/gpio/gpio_config.c shared/cli_args.c shared/log.c \

@@ -79,6 +79,7 @@ static int run_fleet(const device_options *o, const device_creds *creds) {
               .play_seconds = o->play_seconds},
       .script = o->script_path ? &s : NULL,
       .late_ms = o->late_ms,
+      .packet_ms = o->packet_ms,
       .decode = o->decode,
       .progress_s = o->progress_s,
       .json = o->json,
@@ -133,7 +134,8 @@ static int run_device(const device_options *o, const device_creds *creds) {
                               .server_name = o->tls_server_name},
                  .backoff_base_ms = CONN_BACKOFF_BASE_MS,
                  .backoff_cap_ms = CONN_BACKOFF_CAP_MS,
-                 .seed = (uint64_t)clock_now_ns() ^ (uint64_t)getpid()},
+                 .seed = (uint64_t)clock_now_ns() ^ (uint64_t)getpid(),
+                 .packet_ms = o->packet_ms},
         .connect_at_start = o->mode != MODE_SCRIPT,
     };
     rc = device_app_run(&config, parts.hw, parts.audio, parts.rep, &stop_signals);

@@ -17,12 +17,14 @@ packages=(
 # terminal tests, a PulseAudio null sink for the PortAudio test, Redis for
 # the store tests, nginx for the cluster tests, clang and its libFuzzer
 # runtime (libclang-rt-14-dev, not pulled in by clang without recommends)
-# for the fuzz harnesses.
+# for the fuzz harnesses; opus-tools (opusenc) for the 60 ms sounds of
+# tests/loopback/test_large_packets.py.
 test_packages=(
   python3-grpcio python3-protobuf python3-cryptography redis-server nginx-light
   valgrind tmux openssh-client openssh-server
   pulseaudio pulseaudio-utils libasound2-plugins alsa-utils
   clang libclang-rt-14-dev
+  opus-tools
 )
 case "${1:-}" in
 "") ;;
