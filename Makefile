@@ -37,9 +37,12 @@ DEV_PKGS := portaudio-2.0 libgpiod inih
 CPPFLAGS += -Ishared -I$(GEN) -D_POSIX_C_SOURCE=200809L
 CFLAGS   += -std=c11 -Wall -Wextra -Werror -g $(shell pkg-config --cflags $(PKGS) $(DEV_PKGS))
 LDLIBS   += $(shell pkg-config --libs $(PKGS)) -lm -lpthread
+# shared/grpc_mutex_checks.cc calls absl directly (gRPC links it anyway).
+LDLIBS   += $(shell pkg-config --libs absl_synchronization)
 DEV_LIBS := $(shell pkg-config --libs $(DEV_PKGS))
 
-# C++ only where gRPC core's interface is C++ (server/net/grpc_handoff.cc).
+# C++ only where gRPC core's interface is C++ (server/net/grpc_handoff.cc), or
+# absl's (shared/grpc_mutex_checks.cc).
 CXXFLAGS += -std=c++17 -Wall -Wextra -Werror -g -fno-exceptions -fno-rtti $(shell pkg-config --cflags grpc)
 
 ifeq ($(SANITIZE),1)
@@ -56,7 +59,8 @@ SERVER_SRC := $(filter-out server/main.c,$(shell find server -name '*.c'))
 DEVICE_SRC := $(filter-out device/main.c,$(shell find device -name '*.c'))
 PY_GEN     := $(GEN)/python/comms_pb2.py
 
-SHARED_OBJ := $(SHARED_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/comms.pb-c.o
+SHARED_CXX := $(wildcard shared/*.cc)
+SHARED_OBJ := $(SHARED_SRC:%.c=$(BUILD)/obj/%.o) $(SHARED_CXX:%.cc=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/comms.pb-c.o
 SERVER_CXX := $(shell find server -name '*.cc')
 SERVER_OBJ := $(SERVER_SRC:%.c=$(BUILD)/obj/%.o) $(SERVER_CXX:%.cc=$(BUILD)/obj/%.o)
 DEVICE_OBJ := $(DEVICE_SRC:%.c=$(BUILD)/obj/%.o)

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "grpc_log.h"
+#include "grpc_mutex_checks.h"
 #include "audio/audio_player.h"
 #include "clock.h"
 #include "app/device_app.h"
@@ -181,6 +182,7 @@ int main(int argc, char **argv) {
   }
   stop_signal_install(false);
   grpc_log_route();
+  grpc_mutex_checks_off();
   grpc_init();
   /* The TLS files are read and checked before anything else starts; like
    * a bad flag, a bad file is one line and exit 2. */
