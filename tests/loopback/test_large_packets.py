@@ -4,10 +4,12 @@
 --audio-out wav:FILE. For every mode: the digests of device and server
 agree, the recording is not silent, and the device reported no underrun.
 
-Three cases:
-- LargePacketsFromFiles: the bundled sounds re-encoded by opusenc with
-  --framesize 60 into a temp folder (the server passes Ogg Opus packets
-  through as they are), so every packet lasts 60 ms;
+Four cases:
+- LargePacketsFromFiles, LargestPacketsFromFiles: the bundled sounds
+  re-encoded by opusenc with --framesize 60 into a temp folder, as they
+  are (60 ms packets) or joined in pairs (120 ms, tests/loopback/
+  ogg_opus_join.py); the server passes Ogg Opus packets through as they
+  are, so any server sends them;
 - NegotiatedPackets: the bundled sounds as they are, the device asking for
   120 ms packets (`opal-packet-ms: 120`): the server must grant 120 and send
   packets of 120 ms. It runs only against a server that negotiates (its
@@ -33,6 +35,8 @@ import threading
 import unittest
 import wave
 
+import ogg_opus_join
+
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SERVER = os.environ.get("OPAL_SERVER") or os.path.join(REPO, "build", "opal-server")
 DEVICE = os.environ.get("OPAL_DEVICE") or os.path.join(REPO, "build", "opal-device")
@@ -55,8 +59,10 @@ def server_negotiates():
     return "--packet-ms" in out
 
 
-def make_60ms_sounds(folder):
-    """Each bundled sound as Ogg Opus in 60 ms packets, named as the server wants them."""
+def make_sounds(folder, packet_ms):
+    """Each bundled sound as Ogg Opus in packets of `packet_ms` (60 or 120),
+    named as the server wants them: opusenc --framesize 60, then for 120 its
+    packets joined in pairs (ogg_opus_join)."""
     for name in sorted(os.listdir(ASSETS)):
         m = re.match(r"(\d+)-([^.]+)\.(opus|flac|wav)$", name)
         if not m:
@@ -67,8 +73,12 @@ def make_60ms_sounds(folder):
             subprocess.run(["opusdec", "--quiet", "--rate", "48000", source, pcm], check=True)
             source = pcm
         target = os.path.join(folder, "%s-%s.opus" % (m.group(1), m.group(2)))
+        encoded = target if packet_ms == 60 else os.path.join(folder, "%s.60ms" % m.group(1))
         subprocess.run(["opusenc", "--quiet", "--bitrate", "32", "--framesize", "60", "--downmix-mono",
-                        "--serial", "1", source, target], check=True)
+                        "--serial", "1", source, encoded], check=True)
+        if packet_ms == 120:
+            ogg_opus_join.join_file(encoded, target)
+            os.unlink(encoded)
         if source.startswith(folder):
             os.unlink(source)
 
@@ -205,15 +215,23 @@ class LargePacketsBase(unittest.TestCase):
 class LargePacketsFromFiles(LargePacketsBase):
     """60 ms packets from the sound files themselves: any server."""
 
+    packet_ms = 60
+
     def sounds_folder(self):
         folder = os.path.join(self.tmp, "sounds")
         os.mkdir(folder)
-        make_60ms_sounds(folder)
+        make_sounds(folder, self.packet_ms)
         return folder
 
-    def test_every_mode_in_60ms_packets(self):
+    def test_every_mode_in_large_packets(self):
         for mode, (events, wav) in sorted(self.play_every_mode().items()):
-            self.check_mode(mode, events, wav, 60)
+            self.check_mode(mode, events, wav, self.packet_ms)
+
+
+class LargestPacketsFromFiles(LargePacketsFromFiles):
+    """120 ms packets from the sound files themselves: any server."""
+
+    packet_ms = 120
 
 
 @unittest.skipUnless(server_negotiates(), "the server does not negotiate packet sizes yet (no --packet-ms)")
