@@ -142,6 +142,7 @@ static void check_packet(fleet_device *d, const uint8_t *data, size_t len, int64
     samples = d->last_samples ? d->last_samples : 960;
   }
   d->last_samples = samples;
+  f->tally.samples += (uint64_t)samples;
   d->position += (uint64_t)samples;
 }
 
@@ -230,6 +231,7 @@ static void print_summary(const fleet *f, bool final) {
       .stop_to_end = latency_summarise(&f->stop_to_end),
       .ack = latency_summarise(&f->ack),
       .tally = f->tally,
+      .audio_s = (double)f->tally.samples / WIRE_SAMPLE_RATE,
   };
   count_devices(f, &g);
   fleet_report_write(&g, f->config->json, stdout);
