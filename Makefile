@@ -172,7 +172,10 @@ $(BUILD)/opal-server: $(BUILD)/obj/server/main.o $(SERVER_LIB) $(SHARED_LIB)
 	@echo "  LINK    $@"
 	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
-$(BUILD)/opal-device: $(BUILD)/obj/device/main.o $(DEVICE_LIB) $(SHARED_LIB)
+# The C++ objects also directly: an archive older than a new .cc's object
+# (made before the .cc existed) is not remade under .SECONDARY.
+$(BUILD)/opal-device: $(BUILD)/obj/device/main.o $(SHARED_CXX:%.cc=$(BUILD)/obj/%.o) $(DEVICE_LIB) \
+    $(SHARED_LIB)
 	@echo "  LINK    $@"
 	$(Q)$(CC) $(LDFLAGS) $^ $(DEV_LIBS) $(LDLIBS) -o $@
 
