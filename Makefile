@@ -67,9 +67,12 @@ DEV_PKGS := portaudio-2.0 libgpiod
 CPPFLAGS += -Ishared -I$(GEN) -D_POSIX_C_SOURCE=200809L
 CFLAGS   += -std=c11 -Wall -Wextra -Werror -g $(shell $(PKG_CONFIG) --cflags $(PKGS) $(DEV_PKGS))
 LDLIBS   += $(shell $(PKG_CONFIG) --libs $(PKGS)) -lm -lpthread
+# shared/grpc_mutex_checks.cc calls absl directly (gRPC links it anyway).
+LDLIBS   += $(shell $(PKG_CONFIG) --libs absl_synchronization)
 DEV_LIBS := $(shell $(PKG_CONFIG) --libs $(DEV_PKGS))
 
-# C++ only where gRPC core's interface is C++ (server/net/grpc_handoff.cc).
+# C++ only where gRPC core's interface is C++ (server/net/grpc_handoff.cc), or
+# absl's (shared/grpc_mutex_checks.cc).
 CXXFLAGS += -std=c++17 -Wall -Wextra -Werror -g -fno-exceptions -fno-rtti $(shell $(PKG_CONFIG) --cflags grpc)
 
 ifeq ($(SANITIZE),1)
@@ -86,7 +89,8 @@ SERVER_SRC := $(filter-out server/main.c,$(shell find server -name '*.c'))
 DEVICE_SRC := $(filter-out device/main.c,$(shell find device -name '*.c'))
 PY_GEN     := $(GEN)/python/comms_pb2.py $(GEN)/python/health_pb2.py
 
-SHARED_OBJ := $(SHARED_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/comms.pb-c.o
+SHARED_CXX := $(wildcard shared/*.cc)
+SHARED_OBJ := $(SHARED_SRC:%.c=$(BUILD)/obj/%.o) $(SHARED_CXX:%.cc=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/comms.pb-c.o
 SERVER_CXX := $(shell find server -name '*.cc')
 SERVER_OBJ := $(SERVER_SRC:%.c=$(BUILD)/obj/%.o) $(SERVER_CXX:%.cc=$(BUILD)/obj/%.o) \
               $(BUILD)/obj/gen/health.pb-c.o
@@ -208,7 +212,10 @@ $(BUILD)/opal-server: $(BUILD)/obj/server/main.o $(SERVER_LIB) $(SHARED_LIB)
 	@echo "  LINK    $@"
 	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
-$(BUILD)/opal-device: $(BUILD)/obj/device/main.o $(DEVICE_LIB) $(SHARED_LIB)
+# The C++ objects also directly: an archive older than a new .cc's object
+# (made before the .cc existed) is not remade under .SECONDARY.
+$(BUILD)/opal-device: $(BUILD)/obj/device/main.o $(SHARED_CXX:%.cc=$(BUILD)/obj/%.o) $(DEVICE_LIB) \
+    $(SHARED_LIB)
 	@echo "  LINK    $@"
 	$(Q)$(CC) $(LDFLAGS) $^ $(DEV_LIBS) $(LDLIBS) -o $@
 
@@ -292,7 +299,8 @@ $(FUZZ_BUILD)/server_device_machine: $(call fuzz_obj,server/devices/devices.c \
     shared/packet_digest.c \
     $(FUZZ_SERVER_RPC))
 $(FUZZ_BUILD)/device_status_request: $(call fuzz_obj,device/net/status_stream.c $(FUZZ_DEVICE_RPC))
-$(FUZZ_BUILD)/device_audio_packet: $(call fuzz_obj,device/net/audio_stream.c $(FUZZ_PLAYER) \
+$(FUZZ_BUILD)/device_audio_packet: $(call fuzz_obj,device/net/audio_stream.c device/net/audio_packet.c \
+    shared/metadata.c $(FUZZ_PLAYER) \
     $(FUZZ_DEVICE_RPC))
 $(FUZZ_BUILD)/device_event_response: $(call fuzz_obj,device/net/event_stream.c $(FUZZ_DEVICE_RPC))
 $(FUZZ_BUILD)/device_gpio_config: $(call fuzz_obj,device/gpio/gpio_config.c shared/config_file.c shared/cli_args.c shared/log.c \

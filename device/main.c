@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "grpc_log.h"
+#include "grpc_mutex_checks.h"
 #include "audio/audio_player.h"
 #include "clock.h"
 #include "app/device_app.h"
@@ -79,6 +80,7 @@ static int run_fleet(const device_options *o, const device_creds *creds) {
               .play_seconds = o->play_seconds},
       .script = o->script_path ? &s : NULL,
       .late_ms = o->late_ms,
+      .packet_ms = o->packet_ms,
       .decode = o->decode,
       .progress_s = o->progress_s,
       .json = o->json,
@@ -133,7 +135,8 @@ static int run_device(const device_options *o, const device_creds *creds) {
                               .server_name = o->tls_server_name},
                  .backoff_base_ms = CONN_BACKOFF_BASE_MS,
                  .backoff_cap_ms = CONN_BACKOFF_CAP_MS,
-                 .seed = (uint64_t)clock_now_ns() ^ (uint64_t)getpid()},
+                 .seed = (uint64_t)clock_now_ns() ^ (uint64_t)getpid(),
+                 .packet_ms = o->packet_ms},
         .connect_at_start = o->mode != MODE_SCRIPT,
     };
     rc = device_app_run(&config, parts.hw, parts.audio, parts.rep, &stop_signals);
@@ -179,6 +182,7 @@ int main(int argc, char **argv) {
   }
   stop_signal_install(false);
   grpc_log_route();
+  grpc_mutex_checks_off();
   grpc_init();
   /* The TLS files are read and checked before anything else starts; like
    * a bad flag, a bad file is one line and exit 2. */

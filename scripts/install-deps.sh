@@ -22,7 +22,8 @@ packages=(
 # for the fuzz harnesses, Prometheus (promtool and the server) for the
 # metrics tests; lintian, man, systemd-analyze and libseccomp's
 # Python module for the packaging test (help2man is with the build: make
-# install's man pages).
+# install's man pages); opus-tools (opusenc) for the 60 ms sounds of
+# tests/loopback/test_large_packets.py.
 test_packages=(
   python3-grpcio python3-protobuf python3-cryptography redis-server nginx-light
   valgrind tmux openssh-client openssh-server
@@ -30,6 +31,7 @@ test_packages=(
   clang libclang-rt-14-dev
   prometheus
   lintian man-db systemd python3-seccomp
+  opus-tools
 )
 # What `make ARCH=arm64` and the arm64 suite need (`--cross arm64`): Debian's
 # cross toolchain, qemu-aarch64 to run the result, and for the target the

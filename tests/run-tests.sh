@@ -31,6 +31,7 @@ SUITES=(
   "loopback|server and scripted devices, digests compared, tests/loopback/test_loopback.py (both builds)"
   "foreign|the device against a Python server, tests/loopback/test_foreign_server.py (both builds)"
   "fleet|a fleet of 50 devices, tests/loopback/test_fleet.py (both builds)"
+  "large-packets|every mode in 60 ms packets (opusenc) and negotiated 120 ms packets: digests, RMS, 0 underruns, tests/loopback/test_large_packets.py (both builds)"
   "tui|--sim in tmux, tests/tui/test_tui.py (both builds)"
   "ssh|--sim over a real ssh, tests/tui/test_ssh.py (both builds)"
   "audio|PortAudio into a PulseAudio null sink, tests/audio/test_portaudio.py (both builds)"
@@ -205,6 +206,8 @@ for build in "${builds[@]}"; do
     run_unittest "device against a foreign server ($build)" "foreign$tag" $PY tests/loopback/test_foreign_server.py
   wants fleet && OPAL_SERVER=$server OPAL_DEVICE=$device \
     run_unittest "fleet of 50 ($build)" "fleet$tag" $PY tests/loopback/test_fleet.py
+  wants large-packets && OPAL_SERVER=$server OPAL_DEVICE=$device \
+    run_unittest "large packets ($build)" "large-packets$tag" $PY tests/loopback/test_large_packets.py
   wants tui && OPAL_SERVER=$server OPAL_DEVICE=$device \
     run_unittest "tui in tmux ($build)" "tui$tag" $PY tests/tui/test_tui.py
   wants ssh && OPAL_SERVER=$server OPAL_DEVICE=$device \

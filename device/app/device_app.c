@@ -34,8 +34,10 @@ typedef struct app {
   /* The sound being received. */
   bool in_stream;
   packet_digest stream;
+  int stream_max_samples;  /* the longest packet of the sound, in samples */
   int64_t play_pressed_ns; /* a Play press not yet answered by a sound */
   int64_t stream_pressed_ns;
+  int64_t stop_pressed_ns; /* a Stop press during a sound, until it has gone silent */
   bool first_sample_reported;
   double last_latency_ms;
   unsigned underruns_reported;
@@ -73,9 +75,10 @@ static void end_stream(app *a, bool complete) {
   audio_player_end(a->audio);
   char digest[PACKET_DIGEST_HEX_LEN];
   packet_digest_hex(&a->stream, digest);
-  report(a->rep, "stream_end", "\"packets\":%llu,\"bytes\":%llu,\"digest\":\"%s\",\"complete\":%s",
+  report(a->rep, "stream_end",
+         "\"packets\":%llu,\"bytes\":%llu,\"digest\":\"%s\",\"complete\":%s,\"max_packet_ms\":%d",
          (unsigned long long)a->stream.packets, (unsigned long long)a->stream.bytes, digest,
-         complete ? "true" : "false");
+         complete ? "true" : "false", a->stream_max_samples / (WIRE_SAMPLE_RATE / 1000));
   observe(a, WATCH_STREAM_END);
 }
 
@@ -83,6 +86,8 @@ static void begin_stream(app *a) {
   end_stream(a, false); /* a sound that never got its is_end */
   a->in_stream = true;
   packet_digest_init(&a->stream);
+  a->stream_max_samples = 0;
+  a->stop_pressed_ns = 0; /* the sound it stopped was cut by this one */
   audio_player_begin(a->audio);
   a->stream_pressed_ns = a->play_pressed_ns;
   a->play_pressed_ns = 0;
@@ -152,9 +157,16 @@ static void on_audio(void *ctx, const uint8_t *data, size_t len, bool is_start, 
   }
   packet_digest_add(&a->stream, data, len);
   int rc = audio_player_packet(a->audio, data, len);
+  if (rc > a->stream_max_samples) a->stream_max_samples = rc;
   if (rc < 0) report(a->rep, "decode_error", "\"packet\":%llu,\"error\":%d",
                      (unsigned long long)a->stream.packets, rc);
   if (is_end) end_stream(a, true);
+}
+
+static void on_packets_granted(void *ctx, unsigned packet_ms) {
+  app *a = ctx;
+  report(a->rep, "packet_size", "\"asked_ms\":%u,\"granted_ms\":%u", a->config->conn.packet_ms,
+         packet_ms);
 }
 
 static const conn_handler handler = {
@@ -163,6 +175,7 @@ static const conn_handler handler = {
     .status_wanted = on_status_wanted,
     .acked = on_ack,
     .audio = on_audio,
+    .packets_granted = on_packets_granted,
 };
 
 /* ---- input from the back end ---- */
@@ -202,6 +215,8 @@ static void handle_button(app *a, const device_input *in) {
     return;
   }
   if (in->button == BUTTON_PLAY && in->event == EVENT_PRESS) a->play_pressed_ns = in->at_ns;
+  if (in->button == BUTTON_STOP && in->event == EVENT_PRESS && a->in_stream)
+    a->stop_pressed_ns = in->at_ns;
 }
 
 static void handle_input(app *a, const device_input *in) {
@@ -248,6 +263,12 @@ static void poll_audio(app *a, audio_stats *st) {
     a->first_sample_reported = true;
     a->last_latency_ms = (double)(st->first_sample_ns - a->stream_pressed_ns) / 1e6;
     report(a->rep, "first_sample", "\"press_to_first_sample_ms\":%.2f", a->last_latency_ms);
+  }
+  if (a->stop_pressed_ns && !st->playing && st->silent_ns) {
+    /* What a listener hears after Stop: the audio already buffered. */
+    report(a->rep, "silence", "\"stop_to_silence_ms\":%.2f",
+           (double)(st->silent_ns - a->stop_pressed_ns) / 1e6);
+    a->stop_pressed_ns = 0;
   }
   if (st->underruns > a->underruns_reported) {
     a->underruns_reported = st->underruns;

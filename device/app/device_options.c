@@ -6,6 +6,7 @@
 #include "cli_args.h"
 #include "config_file.h"
 #include "gpio/gpio_config.h"
+#include "net/audio_stream.h"
 
 static const char usage[] =
     "Usage: opal-device [OPTIONS]\n"
@@ -17,6 +18,8 @@ static const char usage[] =
     "Connection:\n"
     "  --server HOST:PORT       server to use (default " DEVICE_DEFAULT_SERVER ")\n"
     "  --device-id ID           device_id, 1-64 printable characters (default: hostname)\n"
+    "  --packet-ms N            ask the server for Opus packets of up to N ms, 20..120;\n"
+    "                           20 asks for nothing (default 120; also every --fleet device)\n"
     "TLS (default: plaintext; see docs/device.md):\n"
     "  --tls-ca FILE|system     use TLS; the server's certificate must chain to this\n"
     "                           CA (PEM), or with 'system' to the system's roots\n"
@@ -69,12 +72,13 @@ enum {
   OPT_CONFIG, OPT_CHIP, OPT_LEDS, OPT_BUTTONS, OPT_LOW, OPT_HIGH, OPT_DEBOUNCE, OPT_HOLD,
   OPT_LOG, OPT_LOG_FILE, OPT_HELP, OPT_VERSION, OPT_FLEET, OPT_PREFIX, OPT_RAMP, OPT_DURATION,
   OPT_PLAY_RATE, OPT_PLAY_SECONDS, OPT_MODE_RATE, OPT_LATE, OPT_DECODE, OPT_PROGRESS, OPT_JSON,
-  OPT_TLS_CA, OPT_TLS_CERT, OPT_TLS_KEY, OPT_TLS_CERT_DIR, OPT_TLS_NAME,
+  OPT_TLS_CA, OPT_TLS_CERT, OPT_TLS_KEY, OPT_TLS_CERT_DIR, OPT_TLS_NAME, OPT_PACKET_MS,
 };
 
 static const struct option long_options[] = {
     {"server", required_argument, NULL, OPT_SERVER},
     {"device-id", required_argument, NULL, OPT_ID},
+    {"packet-ms", required_argument, NULL, OPT_PACKET_MS},
     {"tls-ca", required_argument, NULL, OPT_TLS_CA},
     {"tls-cert", required_argument, NULL, OPT_TLS_CERT},
     {"tls-key", required_argument, NULL, OPT_TLS_KEY},
@@ -249,6 +253,11 @@ static cli_result take(int opt, const char *arg, void *ctx, FILE *out, char *err
       return cli_bad(err, len, "--buffer-ms", "expected milliseconds from 10 to 2000", arg);
     o->audio.buffer_ms = (unsigned)v;
     break;
+  case OPT_PACKET_MS:
+    if (!cli_parse_long(arg, AUDIO_BASE_PACKET_MS, AUDIO_MAX_PACKET_MS, &v))
+      return cli_bad(err, len, "--packet-ms", "expected milliseconds from 20 to 120", arg);
+    o->packet_ms = (unsigned)v;
+    break;
   case OPT_OUT: return take_audio_out(arg, o, err, len);
   case OPT_DEVICE: o->audio.device = arg; break;
   case OPT_LIST: o->list_audio_devices = true; break;
@@ -297,6 +306,7 @@ static void set_defaults(void *ctx) {
       .mode_per_min = 2,
       .play_seconds = 3,
       .late_ms = 60,
+      .packet_ms = AUDIO_DEFAULT_PACKET_MS,
   };
   default_id(o);
 }

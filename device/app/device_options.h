@@ -36,6 +36,7 @@ typedef struct device_options {
   double ramp_per_s, duration_s, play_per_min, mode_per_min, play_seconds, progress_s;
   unsigned late_ms;
   bool decode, json;
+  unsigned packet_ms; /* --packet-ms: asked for on ServerAudioStream; 20 = don't ask */
   audio_config audio;
   bool list_audio_devices;
   const char *log_file; /* NULL: stderr (in --sim: discarded) */

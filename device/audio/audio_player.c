@@ -174,6 +174,7 @@ void audio_player_stats(audio_player *p, audio_stats *out) {
   out->buffered_ms = (unsigned)(s.buffered * 1000 / WIRE_SAMPLE_RATE);
   out->underruns = s.underruns;
   out->first_sample_ns = s.first_sample_ns;
+  out->silent_ns = s.silent_ns;
   out->samples_played = s.samples_played;
   out->samples_dropped = s.dropped;
   out->output_frames = p->pa ? pa_out_frames(p->pa) : p->pacer ? pacer_out_frames(p->pacer) : 0;

@@ -37,6 +37,8 @@ typedef struct audio_stats {
   unsigned underruns;      /* times the output wanted audio the buffer lacked, mid-sound */
   int64_t first_sample_ns; /* clock_now_ns() when the current sound's first sample
                               was handed to the output; 0 until then */
+  int64_t silent_ns;       /* when the current sound's last sample has been
+                              played, once it has drained (not playing); else 0 */
   uint64_t samples_played; /* in total, at 48 kHz */
   uint64_t samples_dropped; /* in total: decoded audio that found the buffer full
                                (only if the output stalls for seconds) */

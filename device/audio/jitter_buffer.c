@@ -20,6 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "wire.h"
+
 #define CTL_ENDED (UINT64_C(1) << 63)
 #define CTL_GEN_SHIFT 47
 #define CTL_GEN_MASK UINT64_C(0xffff)
@@ -45,6 +47,8 @@ struct jitter_buffer {
   _Atomic uint32_t drained_gen; /* last sound the reader saw to its end */
   _Atomic uint32_t first_gen;   /* sound whose first sample time is first_ns */
   _Atomic int64_t first_ns;
+  _Atomic uint32_t silent_gen; /* sound whose end time is silent_ns */
+  _Atomic int64_t silent_ns;
   _Atomic unsigned underruns;
   _Atomic uint64_t played;
   /* reader-private */
@@ -76,6 +80,8 @@ jitter_buffer *jb_create(size_t capacity, size_t prime) {
   atomic_init(&jb->drained_gen, 0);
   atomic_init(&jb->first_gen, FIRST_BUSY);
   atomic_init(&jb->first_ns, 0);
+  atomic_init(&jb->silent_gen, FIRST_BUSY);
+  atomic_init(&jb->silent_ns, 0);
   atomic_init(&jb->underruns, 0);
   atomic_init(&jb->played, 0);
   jb->rstate = R_IDLE;
@@ -144,9 +150,17 @@ static void set_first(jitter_buffer *jb, uint32_t gen, int64_t now_ns) {
   atomic_store(&jb->first_gen, gen);
 }
 
-static void drained(jitter_buffer *jb) {
+/* The sound has played out; its last audio ends at `silent_ns`. */
+static void drained(jitter_buffer *jb, int64_t silent_ns) {
   jb->rstate = R_IDLE;
+  atomic_store(&jb->silent_gen, FIRST_BUSY);
+  atomic_store(&jb->silent_ns, silent_ns);
+  atomic_store(&jb->silent_gen, jb->rgen);
   atomic_store_explicit(&jb->drained_gen, jb->rgen, memory_order_release);
+}
+
+static int64_t samples_ns(size_t samples) {
+  return (int64_t)((uint64_t)samples * UINT64_C(1000000000) / WIRE_SAMPLE_RATE);
 }
 
 jb_read_result jb_read(jitter_buffer *jb, int16_t *out, size_t n, int64_t now_ns) {
@@ -171,7 +185,7 @@ jb_read_result jb_read(jitter_buffer *jb, int16_t *out, size_t n, int64_t now_ns
     if (avail >= jb->prime || (ended && avail > 0)) {
       jb->rstate = R_RUNNING;
     } else if (ended) {
-      drained(jb); /* an empty sound */
+      drained(jb, now_ns); /* an empty sound */
     }
   }
   if (jb->rstate != R_RUNNING) {
@@ -194,13 +208,13 @@ jb_read_result jb_read(jitter_buffer *jb, int16_t *out, size_t n, int64_t now_ns
     memset(out + k, 0, (n - k) * sizeof *out);
     if (ended) {
       res.live = k;
-      drained(jb);
+      drained(jb, now_ns + samples_ns(k));
     } else {
       atomic_fetch_add_explicit(&jb->underruns, 1, memory_order_relaxed);
       jb->rstate = R_PRIMING; /* rebuild the cushion before going on */
     }
   } else if (ended && r + k == w) {
-    drained(jb);
+    drained(jb, now_ns + samples_ns(k));
   }
   return res;
 }
@@ -225,6 +239,10 @@ void jb_get_stats(jitter_buffer *jb, jb_stats *out) {
     out->started = true;
     out->first_sample_ns = ns;
   }
+  g1 = atomic_load(&jb->silent_gen);
+  ns = atomic_load(&jb->silent_ns);
+  g2 = atomic_load(&jb->silent_gen);
+  if (!out->playing && g1 == gen && g2 == gen) out->silent_ns = ns;
   out->underruns = atomic_load(&jb->underruns);
   out->samples_played = atomic_load(&jb->played);
   out->dropped = atomic_load(&jb->dropped);

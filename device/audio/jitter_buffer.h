@@ -48,7 +48,8 @@ void jb_end(jitter_buffer *jb);
 
 /* Reader side (one thread). Fills all `n` samples of `out`, with silence
  * where there is no audio; `now_ns` is stored as first_sample_ns when the
- * first sample of a sound is handed out. */
+ * first sample of a sound is handed out, and `now_ns` plus the audio of the
+ * read as silent_ns when a sound has drained. */
 typedef struct jb_read_result {
   size_t audio; /* samples of the sound copied to out */
   size_t live;  /* leading samples of out that are part of a sound's playback:
@@ -64,6 +65,9 @@ typedef struct jb_stats {
   size_t buffered;         /* samples of the current sound waiting */
   unsigned underruns;      /* in total */
   int64_t first_sample_ns; /* of the current sound; 0 until then */
+  int64_t silent_ns;       /* when the current sound's last sample has played
+                              (its read's now_ns + that read's audio), once it
+                              has drained; else 0 */
   uint64_t samples_played; /* in total, audio only */
   uint64_t dropped;        /* in total: samples that did not fit */
 } jb_stats;

@@ -22,6 +22,7 @@
 #define FDS_PER_DEVICE 1
 #define SPARE_FDS 64
 #define TICK_NS (5 * NS_PER_MS)
+#define FLEET_MAX_PACKET_SAMPLES 5760 /* 120 ms at 48 kHz, Opus's longest packet */
 
 typedef struct fleet fleet;
 
@@ -40,6 +41,7 @@ typedef struct fleet_device {
   bool in_stream;
   int64_t first_packet_ns;
   uint64_t position; /* samples received in this stream */
+  int last_samples;  /* the stream's last good packet, in samples */
   int64_t play_pressed_ns, stop_pressed_ns;
   OpusDecoder *decoder;
 } fleet_device;
@@ -112,6 +114,7 @@ static void begin_stream(fleet_device *d, int64_t now) {
   d->in_stream = true;
   d->first_packet_ns = now;
   d->position = 0;
+  d->last_samples = 0;
   if (d->play_pressed_ns) latency_add(&f->first_packet, (double)(now - d->play_pressed_ns) / 1e6);
   d->play_pressed_ns = 0;
   if (d->decoder) opus_decoder_ctl(d->decoder, OPUS_RESET_STATE);
@@ -119,7 +122,8 @@ static void begin_stream(fleet_device *d, int64_t now) {
 }
 
 /* Checks one packet: counted, timed against its place in real time, and
- * decoded with --decode. */
+ * decoded with --decode. Its place is the sum of the real durations of the
+ * packets before it (20 to 120 ms each, as the server sends them). */
 static void check_packet(fleet_device *d, const uint8_t *data, size_t len, int64_t now) {
   fleet *f = d->fleet;
   f->tally.packets++;
@@ -129,13 +133,16 @@ static void check_packet(fleet_device *d, const uint8_t *data, size_t len, int64
     f->tally.late++;
   int samples = len ? opus_packet_get_nb_samples(data, (opus_int32)len, WIRE_SAMPLE_RATE) : 0;
   if (d->decoder) {
-    static opus_int16 pcm[5760];
-    samples = opus_decode(d->decoder, data, (opus_int32)len, pcm, 5760, 0);
+    static opus_int16 pcm[FLEET_MAX_PACKET_SAMPLES];
+    samples = opus_decode(d->decoder, data, (opus_int32)len, pcm, FLEET_MAX_PACKET_SAMPLES, 0);
   }
   if (samples <= 0) {
     f->tally.decode_errors++;
-    samples = 960;
+    /* No duration to read: the stream's packets are alike, so take the last. */
+    samples = d->last_samples ? d->last_samples : 960;
   }
+  d->last_samples = samples;
+  f->tally.samples += (uint64_t)samples;
   d->position += (uint64_t)samples;
 }
 
@@ -224,6 +231,7 @@ static void print_summary(const fleet *f, bool final) {
       .stop_to_end = latency_summarise(&f->stop_to_end),
       .ack = latency_summarise(&f->ack),
       .tally = f->tally,
+      .audio_s = (double)f->tally.samples / WIRE_SAMPLE_RATE,
   };
   count_devices(f, &g);
   fleet_report_write(&g, f->config->json, stdout);
@@ -261,7 +269,8 @@ static int make_devices(fleet *f) {
                                    .client_cert = device_creds_client_cert(c->creds),
                                    .server_name = c->tls_server_name},
                       .backoff_base_ms = CONN_BACKOFF_BASE_MS,
-                      .backoff_cap_ms = CONN_BACKOFF_CAP_MS, .seed = seed};
+                      .backoff_cap_ms = CONN_BACKOFF_CAP_MS, .seed = seed,
+                      .packet_ms = c->packet_ms};
     d->conn = conn_create(f->cq, &cc, &handler, d);
     if (!d->conn) return -1;
     if (c->script) script_exec_init(&d->exec, c->script);

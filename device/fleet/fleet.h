@@ -23,6 +23,7 @@ typedef struct fleet_config {
   mix_rates mix;          /* the random mix, per device */
   const script *script;   /* instead of the mix, when not NULL (borrowed) */
   unsigned late_ms;       /* tolerance of the late-packet rule */
+  unsigned packet_ms;     /* asked for on ServerAudioStream (conn_config) */
   bool decode;            /* decode audio for real */
   double progress_s;      /* a summary this often; 0 = only at the end */
   bool json;              /* summaries as JSON lines */

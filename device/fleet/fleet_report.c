@@ -52,6 +52,7 @@ static const summary_field fields[] = {
     COUNT(  "streams_started",          tally.streams_started, 4, "  streams %llu started, "),
     COUNT(  "streams_ended",            tally.streams_ended,   4, "%llu ended; "),
     COUNT(  "packets",                  tally.packets,         4, "%llu packets, "),
+    SECONDS("audio_s",                  audio_s,               4, "%.1f s of audio, "),
     COUNT(  "bytes",                    tally.bytes,           4, "%llu bytes, "),
     COUNT(  "late_packets",             tally.late,            4, "%llu late, "),
     COUNT(  "decode_errors",            tally.decode_errors,   4, "%llu undecodable"),

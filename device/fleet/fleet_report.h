@@ -27,6 +27,7 @@ static inline int fleet_error_slot(int status, loss_reason reason) {
 /* What the fleet counts as it runs, over all devices. */
 typedef struct fleet_tally {
   uint64_t streams_started, streams_ended, packets, bytes, late, decode_errors;
+  uint64_t samples; /* audio received, at 48 kHz: packets of 20 to 120 ms */
   uint64_t errors[FLEET_ERROR_SLOTS];
 } fleet_tally;
 
@@ -37,6 +38,7 @@ typedef struct fleet_figures {
   uint64_t devices, connected, failed, reconnects, script_timeouts;
   latency_summary first_packet, stop_to_end, ack;
   fleet_tally tally;
+  double audio_s; /* tally.samples in seconds */
 } fleet_figures;
 
 /* Writes one summary and flushes `out`: text, or a JSON line with `json`. */

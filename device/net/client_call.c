@@ -45,10 +45,11 @@ static void deliver_received(client_call *cc, bool ok) {
 }
 
 static void on_start(loop_op *op, bool ok) {
-  (void)ok; /* fails along with the call, whose status says why */
   client_call *cc = container_of(op, client_call, start_op);
   cc->pending--;
   drop_sent(cc);
+  /* A failed opening fails the call too, whose status says why. */
+  if (ok && client_call_live(cc) && cc->behaviour->opened) cc->behaviour->opened(cc);
   release_if_done(cc);
 }
 

@@ -31,6 +31,9 @@ typedef struct client_call_behaviour {
   void (*received)(client_call *cc, grpc_byte_buffer *message);
   /* A send completed; !ok when it failed. May be NULL. */
   void (*sent)(client_call *cc, bool ok);
+  /* The opening batch completed: the server's initial metadata, if it sent
+   * any, is in cc->initial_md. May be NULL. */
+  void (*opened)(client_call *cc);
 } client_call_behaviour;
 
 /* What the call tells whoever holds it; `ctx` is client_call_setup.holder_ctx. */

@@ -41,6 +41,10 @@ typedef struct conn_handler {
   void (*acked)(void *ctx, int button, int event, bool ack, int64_t sent_ns);
   /* One AudioPacket. */
   void (*audio)(void *ctx, const uint8_t *data, size_t len, bool is_start, bool is_end);
+  /* ServerAudioStream opened: the longest packets the server will send,
+   * in ms, as it said in its `opal-packet-ms` reply (20 when it said
+   * nothing: a server that does not negotiate sends 20 ms packets). */
+  void (*packets_granted)(void *ctx, unsigned packet_ms);
 } conn_handler;
 
 #endif

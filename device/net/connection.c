@@ -20,6 +20,7 @@ struct device_conn {
   grpc_channel_credentials *creds; /* borrowed; NULL: plaintext */
   bool client_cert;
   char *server_name;
+  unsigned packet_ms;
   const conn_handler *handler;
   void *ctx;
 
@@ -99,7 +100,8 @@ static void start_session(device_conn *c) {
                                      .server_name = c->server_name};
   c->session = session_start(&(session_config){
       .cq = c->cq, .target = c->target, .security = &security, .device_id = c->device_id,
-      .device = c->handler, .device_ctx = c->ctx, .owner = &conn_as_owner, .owner_ctx = c});
+      .packet_ms = c->packet_ms, .device = c->handler, .device_ctx = c->ctx,
+      .owner = &conn_as_owner, .owner_ctx = c});
   c->next_poll_ns = clock_now_ns() + CONNECT_POLL_NS;
   set_state(c, CONN_CONNECTING, NULL);
 }
@@ -116,6 +118,7 @@ device_conn *conn_create(grpc_completion_queue *cq, const conn_config *config,
   c->client_cert = config->security.client_cert;
   if (config->security.server_name) c->server_name = strdup(config->security.server_name);
   c->device_id = grpc_slice_from_copied_string(config->device_id);
+  c->packet_ms = config->packet_ms;
   c->handler = handler;
   c->ctx = ctx;
   backoff_init(&c->backoff, config->backoff_base_ms, config->backoff_cap_ms, config->seed);

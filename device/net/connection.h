@@ -31,6 +31,9 @@ typedef struct conn_config {
   channel_security security;
   unsigned backoff_base_ms, backoff_cap_ms;
   uint64_t seed; /* for the jitter */
+  /* Opus packets this long are asked for on ServerAudioStream
+   * (net/audio_stream.h); 0 or AUDIO_BASE_PACKET_MS asks for nothing. */
+  unsigned packet_ms;
 } conn_config;
 
 typedef struct device_conn device_conn;

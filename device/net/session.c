@@ -16,6 +16,9 @@ struct session {
   void *owner_ctx;
   grpc_channel *channel;
   grpc_metadata device_id; /* every call's initial metadata */
+  /* ServerAudioStream's: device_id, then the packet size asked for, if any. */
+  grpc_metadata audio_md[2];
+  size_t audio_md_count;
   status_stream status;
   event_stream events;
   audio_stream audio;
@@ -72,6 +75,7 @@ static void call_released(void *ctx) {
   if (--s->live > 0) return;
   grpc_channel_destroy(s->channel);
   grpc_slice_unref(s->device_id.value);
+  if (s->audio_md_count > 1) grpc_slice_unref(s->audio_md[1].value);
   const session_owner *owner = s->owner;
   void *owner_ctx = s->owner_ctx;
   free(s);
@@ -83,6 +87,20 @@ static const client_call_holder session_holder = {
     .released = call_released};
 
 /* ---- starting ---- */
+
+/* The audio call asks for packets of `packet_ms` (the server grants what it
+ * can, up to that); at AUDIO_BASE_PACKET_MS or below it asks for nothing,
+ * and the server sends its 20 ms packets as to any client. */
+static void set_audio_metadata(session *s, unsigned packet_ms) {
+  s->audio_md[0] = s->device_id;
+  s->audio_md_count = 1;
+  if (packet_ms <= AUDIO_BASE_PACKET_MS) return;
+  char value[16];
+  snprintf(value, sizeof value, "%u", packet_ms);
+  s->audio_md[1].key = grpc_slice_from_static_string(AUDIO_PACKET_MS_KEY);
+  s->audio_md[1].value = grpc_slice_from_copied_string(value);
+  s->audio_md_count = 2;
+}
 
 session *session_start(const session_config *config) {
   session *s = calloc(1, sizeof *s);
@@ -97,10 +115,14 @@ session *session_start(const session_config *config) {
   const client_call_setup setup = {.channel = s->channel, .cq = config->cq,
                                    .metadata = &s->device_id, .metadata_count = 1,
                                    .holder = &session_holder, .holder_ctx = s};
+  set_audio_metadata(s, config->packet_ms);
+  client_call_setup audio_setup = setup;
+  audio_setup.metadata = s->audio_md;
+  audio_setup.metadata_count = s->audio_md_count;
   s->live = METHOD_COUNT;
   status_stream_start(&s->status, &setup, config->device, config->device_ctx);
   event_stream_start(&s->events, &setup, config->device, config->device_ctx);
-  audio_stream_start(&s->audio, &setup, config->device, config->device_ctx);
+  audio_stream_start(&s->audio, &audio_setup, config->device, config->device_ctx);
   return s;
 }
 

@@ -1,5 +1,6 @@
 /* One attempt to reach the server: a channel of its own carrying the three
- * streams, each call sending the device_id metadata.
+ * streams, each call sending the device_id metadata (and ServerAudioStream
+ * the packet size it asks for).
  *
  * Lifetime: session_start creates it and starts every call. It is reached
  * at most once (the server sent a message, or the channel is ready), and
@@ -32,6 +33,7 @@ typedef struct session_config {
   const char *target;         /* HOST:PORT */
   const channel_security *security; /* read during session_start only */
   grpc_slice device_id;       /* the session takes a reference */
+  unsigned packet_ms;         /* asked for on ServerAudioStream (audio_stream_start) */
   const conn_handler *device; /* what the streams report to the device */
   void *device_ctx;
   const session_owner *owner;

@@ -71,7 +71,8 @@ class FleetTests(unittest.TestCase):
         self.assertEqual(summary["ack_ms"]["n"], 6 * DEVICES)
         self.assertEqual(summary["late_packets"], 0)
         self.assertEqual(summary["decode_errors"], 0)
-        self.assertGreater(summary["packets"], DEVICES * 3 * 8)
+        # Audio flowed: at least 160 ms a stream, whatever the packet size.
+        self.assertGreater(summary["audio_s"], DEVICES * 3 * 0.16)
         # The server agrees: one stream end per stream, per device.
         ends = [l for l in server.lines if "stream end device=fleet-test-" in l]
         self.assertEqual(len(ends), 3 * DEVICES)

@@ -171,5 +171,61 @@ class ForeignServerTests(unittest.TestCase):
         print("device reported stream_end %s, digest matches the server's %d packets" % (end[0], PACKETS))
 
 
+class GrantingServer(ForeignServer):
+    """Negotiates the packet size as docs/protocol.md says: grants what the
+    device asks in `opal-packet-ms`, up to `cap`, in its initial metadata."""
+
+    def __init__(self, packets, cap):
+        self.cap = cap
+        self.asked = []
+        super().__init__(packets)
+
+    def audio(self, request, context):
+        asked = dict(context.invocation_metadata()).get("opal-packet-ms")
+        self.asked.append(asked)
+        if asked is not None:
+            context.send_initial_metadata((("opal-packet-ms", str(min(int(asked), self.cap))),))
+        yield from super().audio(request, context)
+
+
+class PacketSizeTests(unittest.TestCase):
+    """The device's side of the packet-size negotiation, against a server of
+    another make: what it asks, and what it reports granted."""
+
+    def run_device(self, server, *flags):
+        with tempfile.NamedTemporaryFile("w", suffix=".script") as script:
+            # A server that sends no initial metadata of its own sends it with
+            # the first packet: the script plays one sound to hear it.
+            script.write("connect\nwait-for connected 5000\nwait 300\npress play\n"
+                         "wait-for stream_end 5000\nquit\n")
+            script.flush()
+            p = subprocess.run(
+                [DEVICE, "--script", script.name, "--server", "127.0.0.1:%d" % server.port,
+                 "--device-id", "foreign-2", "--audio-out", "null", "--log-level", "warn", *flags],
+                capture_output=True, text=True, timeout=30)
+        self.assertEqual(p.returncode, 0, p.stderr + p.stdout)
+        return [json.loads(l) for l in p.stdout.splitlines() if '"packet_size"' in l]
+
+    def test_asks_for_120_and_reports_the_grant(self):
+        server = GrantingServer(encode_tone(3), cap=60)
+        self.addCleanup(server.stop)
+        granted = self.run_device(server)
+        self.assertEqual(server.asked, ["120"])
+        self.assertEqual([(g["asked_ms"], g["granted_ms"]) for g in granted], [(120, 60)])
+
+    def test_packet_ms_20_asks_for_nothing(self):
+        server = GrantingServer(encode_tone(3), cap=60)
+        self.addCleanup(server.stop)
+        granted = self.run_device(server, "--packet-ms", "20")
+        self.assertEqual(server.asked, [None])
+        self.assertEqual([(g["asked_ms"], g["granted_ms"]) for g in granted], [(20, 20)])
+
+    def test_a_server_that_does_not_negotiate_sends_20(self):
+        server = ForeignServer(encode_tone(3))
+        self.addCleanup(server.stop)
+        granted = self.run_device(server, "--packet-ms", "80")
+        self.assertEqual([(g["asked_ms"], g["granted_ms"]) for g in granted], [(80, 20)])
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)

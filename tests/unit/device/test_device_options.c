@@ -39,6 +39,7 @@ static void defaults(void **unused) {
   assert_true(strlen(o.device_id) > 0);
   assert_int_equal(o.audio.kind, AUDIO_OUT_PORTAUDIO);
   assert_int_equal(o.audio.buffer_ms, 60);
+  assert_int_equal(o.packet_ms, 120); /* every device asks for 120 ms packets */
   assert_int_equal(o.fleet_count, 0);
 }
 
@@ -66,6 +67,7 @@ static void values(void **unused) {
                          "--id-prefix", "lab", "--ramp", "2.5", "--duration", "0.5",
                          "--play-rate", "0", "--play-seconds", "0", "--mode-rate", "1.5",
                          "--late-ms", "100", "--decode", "--progress", "2", "--json",
+                         "--packet-ms", "60",
                          "--led-lines", "1,2,3,4,5,6"),
                    CLI_RUN);
   assert_string_equal(o.server, "[::1]:7000");
@@ -77,6 +79,7 @@ static void values(void **unused) {
   assert_true(o.ramp_per_s == 2.5 && o.duration_s == 0.5 && o.play_per_min == 0);
   assert_true(o.play_seconds == 0 && o.mode_per_min == 1.5 && o.progress_s == 2);
   assert_int_equal(o.late_ms, 100);
+  assert_int_equal(o.packet_ms, 60);
   assert_true(o.decode && o.json);
   assert_int_equal(o.gpio_count, 1);
   assert_string_equal(o.gpio[0].key, "led_lines");
@@ -105,6 +108,8 @@ static void bad_values_name_the_flag(void **unused) {
   expect_bad("--server", PARSE(&o, err, "--server", "nowhere"), err);
   expect_bad("--device-id", PARSE(&o, err, "--device-id", "tab\there"), err);
   expect_bad("--buffer-ms", PARSE(&o, err, "--buffer-ms", "5"), err);
+  expect_bad("--packet-ms", PARSE(&o, err, "--packet-ms", "10"), err);
+  expect_bad("--packet-ms", PARSE(&o, err, "--packet-ms", "121"), err);
   expect_bad("--audio-out", PARSE(&o, err, "--audio-out", "speaker"), err);
   expect_bad("--audio-out", PARSE(&o, err, "--audio-out", "wav:"), err);
   expect_bad("--log-level", PARSE(&o, err, "--log-level", "loud"), err);

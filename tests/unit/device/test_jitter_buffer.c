@@ -491,6 +491,54 @@ static void two_threads_keep_order(void **state) {
   jb_destroy(st.jb);
 }
 
+/* 120 ms packets (5760 samples) against a 60 ms start threshold, read 10 ms
+ * at a time as the null and WAV outputs do: the threshold is a duration, so
+ * one packet starts the sound at once, and packets that come at least a
+ * packet's length ahead of the playhead never underrun. */
+static void long_packets_prime_by_duration(void **state) {
+  (void)state;
+  enum { PACKET = 5760, BLOCK = 480, PRIME_60MS = 2880 };
+  jitter_buffer *jb = jb_create(4 * 48000, PRIME_60MS);
+  static int16_t packet[PACKET];
+  int16_t out[BLOCK];
+  jb_begin(jb);
+  for (int i = 0; i < PACKET; i++) packet[i] = 1000;
+  assert_int_equal(jb_write(jb, packet, PACKET), PACKET);
+  jb_read_result r = jb_read(jb, out, BLOCK, 1000);
+  assert_int_equal(r.audio, BLOCK); /* started by the first packet alone */
+  assert_int_equal(stats(jb).first_sample_ns, 1000);
+  /* Ten packets, each written when the one before has half played. */
+  for (int p = 0; p < 10; p++) {
+    for (int b = 0; b < PACKET / BLOCK / 2; b++) assert_int_equal(jb_read(jb, out, BLOCK, 1).audio, BLOCK);
+    assert_int_equal(jb_write(jb, packet, PACKET), PACKET);
+    for (int b = 0; b < PACKET / BLOCK / 2; b++) assert_int_equal(jb_read(jb, out, BLOCK, 1).audio, BLOCK);
+  }
+  assert_int_equal(stats(jb).underruns, 0);
+  jb_destroy(jb);
+}
+
+/* silent_ns: when the last sample of a drained sound has played, i.e. the
+ * drain read's time plus the audio it handed out; 0 while playing. */
+static void silent_time_after_drain(void **state) {
+  (void)state;
+  jitter_buffer *jb = jb_create(4096, PRIME);
+  int16_t out[480];
+  jb_begin(jb);
+  write_ramp(jb, 1, 720); /* 15 ms */
+  jb_end(jb);
+  assert_int_equal(jb_read(jb, out, 480, 1000000).audio, 480);
+  assert_int_equal(stats(jb).silent_ns, 0);
+  jb_read_result r = jb_read(jb, out, 480, 2000000);
+  assert_int_equal(r.audio, 240);
+  jb_stats s = stats(jb);
+  assert_false(s.playing);
+  assert_int_equal(s.silent_ns, 2000000 + 5000000); /* 240 samples: 5 ms */
+  /* A new sound has no silent time until it has drained too. */
+  jb_begin(jb);
+  assert_int_equal(stats(jb).silent_ns, 0);
+  jb_destroy(jb);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(idle_before_any_sound),
@@ -505,6 +553,8 @@ int main(void) {
       cmocka_unit_test(new_sound_behind_a_full_ring),
       cmocka_unit_test(leftovers_hold_space_until_read),
       cmocka_unit_test(two_threads_keep_order),
+      cmocka_unit_test(long_packets_prime_by_duration),
+      cmocka_unit_test(silent_time_after_drain),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
