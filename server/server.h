@@ -52,6 +52,12 @@ typedef struct server_config {
    * limit). devices/devices.h says what happens past either. */
   size_t max_devices;
   new_devices *new_devices;
+  /* Overload (devices_limit_streams): sounds playing at once in the whole
+   * process (--max-streams; each of K workers carries its share, rounded
+   * up), and how late pacing may run before new Plays are refused
+   * (--max-pacing-lag-ms). 0: no bound. */
+  size_t max_streams;
+  int64_t max_pacing_lag_ns;
 } server_config;
 
 typedef struct opal_server {

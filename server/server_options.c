@@ -61,6 +61,12 @@ static const char usage[] =
     "  --max-receive-rate N a connection whose client sends more than N bytes a\n"
     "                       second, over 10 s, is closed (default 1048576; a\n"
     "                       device sends a few hundred; 0: no bound)\n"
+    "Overload (docs/architecture.md): past either bound, a Play that would\n"
+    "start a new stream gets ack=false; the streams playing stay on time.\n"
+    "  --max-streams N      sounds playing at once, 0..10^7 (default 0: no bound)\n"
+    "  --max-pacing-lag-ms N  refuse new Plays while due packets went out more\n"
+    "                       than N ms late in the last 1-2 s, 0..60000 (default\n"
+    "                       50, a third of the default lead; 0: no bound)\n"
     "\n"
     "  --log-level LEVEL    debug, info, warn or error (default info)\n"
     "  --log-rate-per-device N\n"
@@ -74,7 +80,7 @@ static const char usage[] =
 enum { OPT_LISTEN = 1, OPT_ASSETS, OPT_LEAD, OPT_STORE, OPT_WORKERS, OPT_REPLICA, OPT_TLS_CERT,
        OPT_TLS_KEY, OPT_CLIENT_CA, OPT_MAX_CONNECTIONS, OPT_MAX_PER_IP, OPT_MAX_CALLS, OPT_IDLE,
        OPT_MAX_RESETS, OPT_MAX_RECEIVE, OPT_MAX_DEVICES, OPT_NEW_DEVICES, OPT_LOG_RATE, OPT_LOG, OPT_HELP,
-       OPT_VERSION };
+       OPT_VERSION, OPT_MAX_STREAMS, OPT_MAX_PACING_LAG };
 
 static const struct option long_options[] = {
     {"listen", required_argument, NULL, OPT_LISTEN},
@@ -96,6 +102,8 @@ static const struct option long_options[] = {
     {"max-devices", required_argument, NULL, OPT_MAX_DEVICES},
     {"new-devices-per-ip", required_argument, NULL, OPT_NEW_DEVICES},
     {"log-rate-per-device", required_argument, NULL, OPT_LOG_RATE},
+    {"max-streams", required_argument, NULL, OPT_MAX_STREAMS},
+    {"max-pacing-lag-ms", required_argument, NULL, OPT_MAX_PACING_LAG},
     {"help", no_argument, NULL, OPT_HELP},
     {"version", no_argument, NULL, OPT_VERSION},
     {NULL, 0, NULL, 0},
@@ -242,6 +250,15 @@ static cli_result take(int opt, const char *arg, void *ctx, FILE *out, char *err
     return CLI_RUN;
   case OPT_LOG_RATE:
     return take_log_rate(arg, o, err, len);
+  case OPT_MAX_STREAMS:
+    if (!cli_parse_long(arg, 0, SERVER_MAX_MAX_STREAMS, &o->max_streams))
+      return cli_bad(err, len, "--max-streams", "expected 0 (no bound) to 10000000", arg);
+    return CLI_RUN;
+  case OPT_MAX_PACING_LAG:
+    if (!cli_parse_long(arg, 0, SERVER_MAX_MAX_PACING_LAG_MS, &o->max_pacing_lag_ms))
+      return cli_bad(err, len, "--max-pacing-lag-ms",
+                     "expected milliseconds from 0 (no bound) to 60000", arg);
+    return CLI_RUN;
   case OPT_HELP:
     fputs(usage, out);
     return CLI_DONE;
@@ -281,7 +298,8 @@ cli_result server_options_parse(int argc, char **argv, server_options *o, FILE *
                         .max_devices = SERVER_DEFAULT_MAX_DEVICES,
                         .new_devices_per_ip = {.per_s = NEW_DEVICES_DEFAULT_PER_S,
                                                .burst = NEW_DEVICES_DEFAULT_BURST},
-                        .log_rate_per_device = DEVICE_LOG_DEFAULT_RATE};
+                        .log_rate_per_device = DEVICE_LOG_DEFAULT_RATE,
+                        .max_pacing_lag_ms = SERVER_DEFAULT_MAX_PACING_LAG_MS};
   cli_result rc = cli_parse(argc, argv, long_options, take, o, out, err, err_len);
   if (rc != CLI_RUN) return rc;
   /* The TLS flags go together. */

@@ -22,6 +22,12 @@
  * docs/security.md, "Devices: capacity, eviction and new-device rate"). */
 #define SERVER_DEFAULT_MAX_DEVICES 100000
 #define SERVER_MAX_MAX_DEVICES 100000000
+/* Overload (docs/architecture.md, "Overload"): new Plays are refused once
+ * due packets go out this late; a third of the default lead, so the
+ * streams already playing keep 100 ms in hand while load is shed. */
+#define SERVER_DEFAULT_MAX_PACING_LAG_MS 50
+#define SERVER_MAX_MAX_PACING_LAG_MS 60000
+#define SERVER_MAX_MAX_STREAMS 10000000
 
 typedef struct server_options {
   const char *listen;
@@ -39,6 +45,8 @@ typedef struct server_options {
   long max_devices;              /* --max-devices, for the whole process */
   token_rate new_devices_per_ip; /* --new-devices-per-ip; per_s 0: unlimited */
   unsigned log_rate_per_device; /* 0: no limit */
+  long max_streams;         /* --max-streams, for the whole process; 0: no bound */
+  long max_pacing_lag_ms;   /* --max-pacing-lag-ms; 0: no bound */
 } server_options;
 
 /* --replica-name, or HOSTNAME:PORT (the port of --listen). */

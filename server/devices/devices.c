@@ -42,6 +42,12 @@ void devices_init(devices *ds, const sound_library *sounds, int64_t lead_ns, siz
   ds->next_sweep_ns = clock_now_ns() + DEVICES_SWEEP_NS;
   device_log_limit_init(&ds->log_limit, DEVICE_LOG_DEFAULT_RATE);
   device_store_init(&ds->kept, st);
+  due_queue_init(&ds->due);
+}
+
+void devices_limit_streams(devices *ds, size_t max_streams, int64_t max_lag_ns) {
+  ds->max_streams = max_streams;
+  ds->max_lag_ns = max_lag_ns;
 }
 
 void devices_limit_logs(devices *ds, unsigned rate) {
@@ -144,6 +150,11 @@ void devices_clear(devices *ds) {
            ds->log_tag, ds->registry.count, (unsigned long long)ds->registry.forgotten,
            (unsigned long long)c->refused_full, (unsigned long long)c->refused_rate,
            (unsigned long long)c->refused_memory, (unsigned long long)c->trims);
+  log_info("streams%s: Play refused %llu times at --max-streams, %llu times with pacing late "
+           "past --max-pacing-lag-ms", ds->log_tag, (unsigned long long)c->refused_streams,
+           (unsigned long long)c->refused_lag);
+  due_queue_clear(&ds->due); /* before the devices its items live in */
+  ds->streams = 0;
   registry_clear(&ds->registry);
   device_store_clear(&ds->kept);
   device_log_limit_clear(&ds->log_limit);
@@ -152,20 +163,30 @@ void devices_clear(devices *ds) {
 
 /* ---- Effects of the state machine ---- */
 
+static bool is_playing(const device *d) {
+  return d->playing_prev || d->devices->playing == d;
+}
+
+/* The due queue has room for every playing device (play_refusal made
+ * it before the Play), so scheduling one never fails. */
 static void link_playing(device *d) {
   devices *ds = d->devices;
-  if (d->playing_prev || ds->playing == d) return;
+  if (is_playing(d)) return;
   d->playing_next = ds->playing;
   if (ds->playing) ds->playing->playing_prev = d;
   ds->playing = d;
+  ds->streams++;
 }
 
 static void unlink_playing(device *d) {
   devices *ds = d->devices;
+  due_queue_remove(&ds->due, &d->due);
+  if (!is_playing(d)) return;
   if (d->playing_prev) d->playing_prev->playing_next = d->playing_next;
-  else if (ds->playing == d) ds->playing = d->playing_next;
+  else ds->playing = d->playing_next;
   if (d->playing_next) d->playing_next->playing_prev = d->playing_prev;
   d->playing_prev = d->playing_next = NULL;
+  ds->streams--;
 }
 
 static void current_leds(const device *d, uint32_t leds[LED_PATTERN_COUNT]) {
@@ -205,11 +226,30 @@ static void sound_over(device *d, const char *reason) {
   carry_out(d, device_machine_sound_over(&d->state).effects, reason);
 }
 
-/* Sends what is due on the audio call, if it is free. */
+/* Queues the device at its next packet's due time while it plays and its
+ * call is free; a busy call pumps it when it is free (on_audio_free_to_send). */
+static void schedule(device *d) {
+  devices *ds = d->devices;
+  int64_t due = d->audio && audio_call_can_send(d->audio)
+                    ? playback_next_due_ns(&d->playback, ds->lead_ns)
+                    : INT64_MAX;
+  if (due == INT64_MAX || !is_playing(d)) {
+    due_queue_remove(&ds->due, &d->due);
+    return;
+  }
+  /* Lateness counts from when the packet could go, not from a due time
+   * that passed while the call was busy. */
+  int64_t now = clock_now_ns();
+  (void)due_queue_set(&ds->due, &d->due, due > now ? due : now); /* room: play_refusal */
+}
+
+/* Sends what is due (or due within DEVICES_PACING_EARLY_NS) on the audio
+ * call, if it is free, and queues the device for its next packet. */
 static void pump(device *d) {
   if (d->audio && playback_pump(&d->playback, &d->log, d->audio, d->devices->lead_ns,
-                                clock_now_ns()))
+                                clock_now_ns() + DEVICES_PACING_EARLY_NS))
     sound_over(d, "natural");
+  schedule(d);
 }
 
 /* `reason` names why a sound ends, for the log. */
@@ -219,12 +259,47 @@ static void apply(device *d, unsigned effects, const char *reason) {
 }
 
 void devices_tick(devices *ds) {
-  device *d = ds->playing;
-  while (d) {
-    device *next = d->playing_next; /* pumping may unlink d */
-    pump(d);
-    d = next;
+  int64_t now = clock_now_ns();
+  due_item *it;
+  while ((it = due_queue_pop_due(&ds->due, now + DEVICES_PACING_EARLY_NS))) {
+    pacing_lag_note(&ds->lag, it->due_ns, now);
+    pump(container_of(it, device, due));
   }
+}
+
+/* ---- Overload ---- */
+
+/* Says why a Play that would start a new stream is refused, or NULL. */
+static const char *play_refusal(device *d, char *why, size_t why_len, uint64_t **count) {
+  devices *ds = d->devices;
+  if (!d->audio) return "no audio stream open";
+  if (is_playing(d)) return NULL; /* a new sound replaces its own: no new stream */
+  int64_t lag = ds->max_lag_ns ? pacing_lag_recent(&ds->lag, clock_now_ns()) : 0;
+  if (ds->max_streams && ds->streams >= ds->max_streams) {
+    *count = &ds->counts.refused_streams;
+    snprintf(why, why_len, "server at capacity: %zu streams playing (--max-streams %zu)",
+             ds->streams, ds->max_streams);
+  } else if (ds->max_lag_ns && lag > ds->max_lag_ns) {
+    *count = &ds->counts.refused_lag;
+    snprintf(why, why_len, "server overloaded: pacing %lld ms late (--max-pacing-lag-ms %lld)",
+             (long long)(lag / 1000000), (long long)(ds->max_lag_ns / 1000000));
+  } else if (!due_queue_reserve(&ds->due, ds->streams + 1)) {
+    *count = &ds->counts.refused_streams;
+    snprintf(why, why_len, "server out of memory for a new stream");
+  } else {
+    return NULL;
+  }
+  return why;
+}
+
+/* The refusal's count, and once in a while a log line saying why. */
+static void log_refused_play(device *d, uint64_t *count, const char *why) {
+  devices *ds = d->devices;
+  (*count)++;
+  uint64_t n;
+  if (log_throttle_due(&ds->play_log, clock_now_ns(), &n))
+    log_warn("refused %llu Play(s) since the last such line%s: %s",
+             (unsigned long long)n, ds->log_tag, why);
 }
 
 /* ---- What the calls report ---- */
@@ -232,8 +307,14 @@ void devices_tick(devices *ds) {
 static bool on_button(void *owner, int button, int type) {
   device *d = owner;
   unsigned mode_before = d->state.mode;
+  char why[160];
+  uint64_t *count = NULL;
+  const char *no_play = button == BUTTON_PLAY && type == EVENT_PRESS
+                            ? play_refusal(d, why, sizeof why, &count)
+                            : NULL;
   device_outcome o = device_machine_button(&d->state, button, type,
-                                           d->devices->sounds->mode_count, d->audio != NULL);
+                                           d->devices->sounds->mode_count, no_play);
+  if (count) log_refused_play(d, count, why);
   DEVICE_LOG(&d->log, LOG_INFO,
              "event device=%s button=%s(%d) type=%s(%d) ack=%s mode=%u state=%s%s%s", d->id,
              wire_button_label(button), button, wire_event_label(type), type,
