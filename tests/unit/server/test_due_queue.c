@@ -106,7 +106,7 @@ static void reserve_makes_room_ahead(void **unused) {
   due_queue_clear(&q);
 }
 
-static void lag_is_the_recent_worst(void **unused) {
+static void lag_counts_when_it_lasts(void **unused) {
   (void)unused;
   const int64_t ms = 1000000, s = 1000 * ms;
   pacing_lag l = {.window_start_ns = 0};
@@ -114,13 +114,21 @@ static void lag_is_the_recent_worst(void **unused) {
   pacing_lag_note(&l, 100 * ms, 180 * ms); /* 80 ms late */
   pacing_lag_note(&l, 200 * ms, 205 * ms); /* 5 ms late: the worst stays */
   pacing_lag_note(&l, 300 * ms, 290 * ms); /* early: no lag */
-  assert_int_equal(pacing_lag_recent(&l, 500 * ms), 80 * ms);
-  /* The next window still remembers it... */
-  pacing_lag_note(&l, s + 100 * ms, s + 101 * ms);
-  assert_int_equal(pacing_lag_recent(&l, s + 500 * ms), 80 * ms);
-  /* ...the one after that, once the loop was on time, does not. */
-  assert_int_equal(pacing_lag_recent(&l, 3 * s), ms);
-  assert_int_equal(pacing_lag_recent(&l, 6 * s), 0);
+  /* One window late, the one before on time: not lasting yet. */
+  assert_int_equal(pacing_lag_recent(&l, 500 * ms), 0);
+  /* Late in the next window too: it lasted, the lesser of the two counts. */
+  pacing_lag_note(&l, s + 100 * ms, s + 160 * ms);
+  assert_int_equal(pacing_lag_recent(&l, s + 500 * ms), 60 * ms);
+  /* A new window with nothing sent yet: the last whole one speaks. */
+  assert_int_equal(pacing_lag_recent(&l, 2 * s + 200 * ms), 60 * ms);
+  /* On time again: gone at once. */
+  pacing_lag_note(&l, 2 * s + 300 * ms, 2 * s + 301 * ms);
+  assert_int_equal(pacing_lag_recent(&l, 2 * s + 400 * ms), ms);
+  /* A single spike after that does not count... */
+  pacing_lag_note(&l, 3 * s + 300 * ms, 3 * s + 400 * ms);
+  assert_int_equal(pacing_lag_recent(&l, 3 * s + 500 * ms), ms);
+  /* ...and a long quiet forgets everything. */
+  assert_int_equal(pacing_lag_recent(&l, 9 * s), 0);
 }
 
 int main(void) {
@@ -129,7 +137,7 @@ int main(void) {
       cmocka_unit_test(moves_and_removals_keep_the_order),
       cmocka_unit_test(random_changes_match_a_scan),
       cmocka_unit_test(reserve_makes_room_ahead),
-      cmocka_unit_test(lag_is_the_recent_worst),
+      cmocka_unit_test(lag_counts_when_it_lasts),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
