@@ -64,7 +64,7 @@ static const char usage[] =
     "Overload (docs/architecture.md): past either bound, a Play that would\n"
     "start a new stream gets ack=false; the streams playing stay on time.\n"
     "  --max-streams N      sounds playing at once, 0..10^7 (default 0: no bound)\n"
-    "  --max-pacing-lag-ms N  refuse new Plays while due packets have gone out\n"
+    "  --max-pacing-lag-ms N  refuse new Plays while most packets have gone out\n"
     "                       more than N ms late for a second or more, 0..60000\n"
     "                       (default 50, a third of the default lead; 0: no bound)\n"
     "\n"

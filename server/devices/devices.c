@@ -237,18 +237,36 @@ static void schedule(device *d) {
     due_queue_remove(&ds->due, &d->due);
     return;
   }
-  /* Lateness counts from when the packet could go, not from a due time
-   * that passed while the call was busy. */
+  /* A due time already past (an owed is_end) is due now: the loop must
+   * not wait on a deadline in the past. */
   int64_t now = clock_now_ns();
   (void)due_queue_set(&ds->due, &d->due, due > now ? due : now); /* room: play_refusal */
 }
 
+/* A packet due at `due_ns` went out at `now_ns`: how late, counted from
+ * the stream's start for the lead's burst (due before the Play). */
+static void note_lateness(device *d, int64_t due_ns, int64_t start_ns, int64_t now_ns) {
+  devices *ds = d->devices;
+  if (!ds->max_lag_ns) return;
+  int64_t from = due_ns > start_ns ? due_ns : start_ns;
+  pacing_lag_note(&ds->lag, now_ns - from, ds->max_lag_ns, now_ns);
+}
+
 /* Sends what is due (or due within DEVICES_PACING_EARLY_NS) on the audio
- * call, if it is free, and queues the device for its next packet. */
+ * call, if it is free, and queues the device for its next packet. Every
+ * packet is timed, whether the heap or the call's "free" callback sent
+ * it: a loop that falls behind sends from the callbacks. */
 static void pump(device *d) {
-  if (d->audio && playback_pump(&d->playback, &d->log, d->audio, d->devices->lead_ns,
-                                clock_now_ns() + DEVICES_PACING_EARLY_NS))
-    sound_over(d, "natural");
+  if (d->audio) {
+    int64_t now = clock_now_ns(), send_by = now + DEVICES_PACING_EARLY_NS;
+    int64_t due = audio_call_can_send(d->audio)
+                      ? playback_next_due_ns(&d->playback, d->devices->lead_ns)
+                      : INT64_MAX;
+    int64_t start = d->playback.start_ns;
+    bool over = playback_pump(&d->playback, &d->log, d->audio, d->devices->lead_ns, send_by);
+    if (due != INT64_MIN && due <= send_by) note_lateness(d, due, start, now);
+    if (over) sound_over(d, "natural");
+  }
   schedule(d);
 }
 
@@ -261,10 +279,8 @@ static void apply(device *d, unsigned effects, const char *reason) {
 void devices_tick(devices *ds) {
   int64_t now = clock_now_ns();
   due_item *it;
-  while ((it = due_queue_pop_due(&ds->due, now + DEVICES_PACING_EARLY_NS))) {
-    pacing_lag_note(&ds->lag, it->due_ns, now);
+  while ((it = due_queue_pop_due(&ds->due, now + DEVICES_PACING_EARLY_NS)))
     pump(container_of(it, device, due));
-  }
 }
 
 /* ---- Overload ---- */
@@ -274,15 +290,17 @@ static const char *play_refusal(device *d, char *why, size_t why_len, uint64_t *
   devices *ds = d->devices;
   if (!d->audio) return "no audio stream open";
   if (is_playing(d)) return NULL; /* a new sound replaces its own: no new stream */
-  int64_t lag = ds->max_lag_ns ? pacing_lag_recent(&ds->lag, clock_now_ns()) : 0;
+  int64_t lag = 0;
+  bool late = ds->max_lag_ns && pacing_lag_over(&ds->lag, clock_now_ns(), &lag);
   if (ds->max_streams && ds->streams >= ds->max_streams) {
     *count = &ds->counts.refused_streams;
     snprintf(why, why_len, "server at capacity: %zu streams playing (--max-streams %zu)",
              ds->streams, ds->max_streams);
-  } else if (ds->max_lag_ns && lag > ds->max_lag_ns) {
+  } else if (late) {
     *count = &ds->counts.refused_lag;
-    snprintf(why, why_len, "server overloaded: pacing %lld ms late (--max-pacing-lag-ms %lld)",
-             (long long)(lag / 1000000), (long long)(ds->max_lag_ns / 1000000));
+    snprintf(why, why_len, "server overloaded: most packets went out more than %lld ms late "
+             "for a second or more, up to %lld ms (--max-pacing-lag-ms)",
+             (long long)(ds->max_lag_ns / 1000000), (long long)(lag / 1000000));
   } else if (!due_queue_reserve(&ds->due, ds->streams + 1)) {
     *count = &ds->counts.refused_streams;
     snprintf(why, why_len, "server out of memory for a new stream");

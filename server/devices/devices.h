@@ -68,7 +68,7 @@ typedef struct devices {
   /* Overload: past either, a new Play is refused with ack=false. */
   size_t max_streams;          /* 0: no bound */
   int64_t max_lag_ns;          /* 0: no bound */
-  pacing_lag lag;              /* how late due packets went out, lastingly */
+  pacing_lag lag;              /* whether packets went out late, lastingly */
   log_throttle play_log;       /* refused Plays */
   const sound_library *sounds; /* borrowed, outlives the devices */
   int64_t lead_ns;             /* how far audio runs ahead of real time */
@@ -113,7 +113,7 @@ void devices_attach_event(device *d, event_call *c, const char *via);
 void devices_attach_audio(device *d, audio_call *c, const char *via);
 
 /* Overload (docs/architecture.md, "Overload"): at `max_streams` sounds in
- * progress, or with due packets going out more than `max_lag_ns` late for
+ * progress, or with most packets going out more than `max_lag_ns` late for
  * a second or more (pacing_lag.h), a Play that would start a new stream is refused
  * with ack=false, logged now and then, and counted. 0: no such bound. */
 void devices_limit_streams(devices *ds, size_t max_streams, int64_t max_lag_ns);

@@ -106,29 +106,44 @@ static void reserve_makes_room_ahead(void **unused) {
   due_queue_clear(&q);
 }
 
-static void lag_counts_when_it_lasts(void **unused) {
+static void lag_counts_when_most_packets_are_late_for_a_while(void **unused) {
   (void)unused;
-  const int64_t ms = 1000000, s = 1000 * ms;
+  const int64_t ms = 1000000, s = 1000 * ms, bound = 50 * ms;
+  int64_t worst;
   pacing_lag l = {.window_start_ns = 0};
-  assert_int_equal(pacing_lag_recent(&l, 10 * ms), 0);
-  pacing_lag_note(&l, 100 * ms, 180 * ms); /* 80 ms late */
-  pacing_lag_note(&l, 200 * ms, 205 * ms); /* 5 ms late: the worst stays */
-  pacing_lag_note(&l, 300 * ms, 290 * ms); /* early: no lag */
-  /* One window late, the one before on time: not lasting yet. */
-  assert_int_equal(pacing_lag_recent(&l, 500 * ms), 0);
-  /* Late in the next window too: it lasted, the lesser of the two counts. */
-  pacing_lag_note(&l, s + 100 * ms, s + 160 * ms);
-  assert_int_equal(pacing_lag_recent(&l, s + 500 * ms), 60 * ms);
+  assert_false(pacing_lag_over(&l, 10 * ms, &worst));
+  /* Window 1: 3 of 4 packets late. Not lasting yet. */
+  pacing_lag_note(&l, 80 * ms, bound, 100 * ms);
+  pacing_lag_note(&l, 60 * ms, bound, 200 * ms);
+  pacing_lag_note(&l, 70 * ms, bound, 300 * ms);
+  pacing_lag_note(&l, 1 * ms, bound, 400 * ms);
+  assert_false(pacing_lag_over(&l, 500 * ms, &worst));
   /* A new window with nothing sent yet: the last whole one speaks. */
-  assert_int_equal(pacing_lag_recent(&l, 2 * s + 200 * ms), 60 * ms);
-  /* On time again: gone at once. */
-  pacing_lag_note(&l, 2 * s + 300 * ms, 2 * s + 301 * ms);
-  assert_int_equal(pacing_lag_recent(&l, 2 * s + 400 * ms), ms);
-  /* A single spike after that does not count... */
-  pacing_lag_note(&l, 3 * s + 300 * ms, 3 * s + 400 * ms);
-  assert_int_equal(pacing_lag_recent(&l, 3 * s + 500 * ms), ms);
-  /* ...and a long quiet forgets everything. */
-  assert_int_equal(pacing_lag_recent(&l, 9 * s), 0);
+  assert_true(pacing_lag_over(&l, s + 100 * ms, &worst));
+  assert_int_equal(worst, 80 * ms);
+  /* Late in this window too: still over. */
+  pacing_lag_note(&l, 90 * ms, bound, s + 200 * ms);
+  assert_true(pacing_lag_over(&l, s + 300 * ms, &worst));
+  assert_int_equal(worst, 90 * ms);
+  /* Mostly on time again: over at once. */
+  pacing_lag_note(&l, 2 * ms, bound, s + 400 * ms);
+  pacing_lag_note(&l, 3 * ms, bound, s + 500 * ms);
+  assert_false(pacing_lag_over(&l, s + 600 * ms, &worst));
+}
+
+static void a_few_late_packets_among_many_do_not_count(void **unused) {
+  (void)unused;
+  const int64_t ms = 1000000, s = 1000 * ms, bound = 50 * ms;
+  int64_t worst;
+  pacing_lag l = {.window_start_ns = 0};
+  for (int w = 0; w < 3; w++)
+    for (int i = 0; i < 100; i++) /* one slow stream's packets among 100 */
+      pacing_lag_note(&l, i < 10 ? 900 * ms : ms, bound, w * s + i * ms);
+  assert_false(pacing_lag_over(&l, 2 * s + 500 * ms, &worst));
+  assert_int_equal(worst, 900 * ms);
+  /* A long quiet forgets everything. */
+  assert_false(pacing_lag_over(&l, 9 * s, &worst));
+  assert_int_equal(worst, 0);
 }
 
 int main(void) {
@@ -137,7 +152,8 @@ int main(void) {
       cmocka_unit_test(moves_and_removals_keep_the_order),
       cmocka_unit_test(random_changes_match_a_scan),
       cmocka_unit_test(reserve_makes_room_ahead),
-      cmocka_unit_test(lag_counts_when_it_lasts),
+      cmocka_unit_test(lag_counts_when_most_packets_are_late_for_a_while),
+      cmocka_unit_test(a_few_late_packets_among_many_do_not_count),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
