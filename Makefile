@@ -290,6 +290,7 @@ $(FUZZ_BUILD)/server_ogg_opus: $(call fuzz_obj,server/sounds/ogg_opus_reader.c s
 $(FUZZ_BUILD)/server_device_machine: $(call fuzz_obj,server/devices/devices.c \
     server/devices/device_machine.c server/devices/device_store.c server/devices/device_link.c \
     server/devices/led_pattern.c server/devices/pacer.c server/devices/playback.c \
+    server/devices/due_queue.c \
     server/devices/registry.c server/devices/device_log_limit.c server/devices/new_devices.c \
     server/devices/peer_key.c server/net/peer_address.c server/devices/token_bucket.c \
     server/calls/event_call.c server/calls/status_call.c \

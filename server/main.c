@@ -170,7 +170,9 @@ static int serve(const server_options *opts, worker_set *set, const sound_librar
                           .max_devices = (size_t)opts->max_devices,
                           .new_devices = rate,
                           .log_rate_per_device = opts->log_rate_per_device,
-                          .packet_ms = opts->packet_ms};
+                          .packet_ms = opts->packet_ms,
+                          .max_streams = (size_t)opts->max_streams,
+                          .max_pacing_lag_ns = opts->max_pacing_lag_ms * NS_PER_MS};
   int rc = workers_run(set, &config, l, conns);
   listener_close(l);
   log_connection_counts(conns);

@@ -23,9 +23,7 @@
 
 /* How often the TLS files are looked at (server_tls_poll). */
 #define TLS_POLL_NS (200 * NS_PER_MS)
-/* Pacing granularity: packets are 20 ms, the lead is ~150 ms. */
-#define TICK_NS (10 * NS_PER_MS)
-/* Longest wait in the queue with nothing playing; bounds how long a stop
+/* Longest wait in the queue with nothing due; bounds how long a stop
  * signal waits to be noticed. */
 #define IDLE_WAIT_NS (100 * NS_PER_MS)
 /* After this many calls have closed, freed memory goes back to the system
@@ -334,6 +332,8 @@ int server_start(opal_server *s, const server_config *config, char *err, size_t 
   devices_limit_logs(&s->devices, config->log_rate_per_device);
   health_state_init(&s->health);
   health_state_set_store(&s->health, store_reachable(config->store));
+  devices_limit_streams(&s->devices,
+                        (config->max_streams + workers - 1) / workers, config->max_pacing_lag_ns);
   s->live_calls.closed = on_call_closed;
   s->live_calls.closed_ctx = s;
   s->grpc = create_grpc_server(s);
@@ -401,10 +401,13 @@ static bool told(opal_server *s) {
 }
 
 void server_run(opal_server *s, volatile sig_atomic_t *stop_requested) {
-  int64_t next_tick = clock_now_ns() + TICK_NS;
   while (!(s->stopping && s->shutdown_done && s->live_calls.count == 0)) {
-    int64_t wake = devices_playing(&s->devices) ? next_tick : clock_now_ns() + IDLE_WAIT_NS;
+    /* Asleep until the earliest due packet (devices/due_queue.h), not on
+     * a fixed tick: an idle stream costs nothing between its packets. */
+    int64_t wake = clock_now_ns() + IDLE_WAIT_NS;
+    int64_t due = devices_next_due_ns(&s->devices);
     int64_t store_due = devices_store_deadline(&s->devices);
+    if (due < wake) wake = due;
     cq_loop_run_one(s->cq, store_due < wake ? store_due : wake);
     if (*stop_requested && !s->telling) begin_telling(s);
     if (s->telling && !s->stopping && told(s)) begin_shutdown(s);
@@ -414,12 +417,10 @@ void server_run(opal_server *s, volatile sig_atomic_t *stop_requested) {
       log_warn("second stop signal: exiting without waiting for %zu calls", s->live_calls.count);
       _exit(1);
     }
-    /* Checked after every event, so a busy queue cannot starve pacing. */
+    /* Checked after every event, so a busy queue cannot starve pacing;
+     * with nothing due it only looks at the earliest. */
+    devices_tick(&s->devices);
     int64_t now = clock_now_ns();
-    if (now >= next_tick) {
-      devices_tick(&s->devices);
-      next_tick = now + TICK_NS;
-    }
     if (now >= devices_store_deadline(&s->devices)) devices_store_work(&s->devices, now);
     devices_log_work(&s->devices, now);
     if (s->calls_closed_untrimmed >= TRIM_AFTER_CALLS && now >= s->next_trim_ns) {

@@ -57,6 +57,12 @@ typedef struct server_config {
   /* The longest audio packets a client may be granted, in ms (--packet-ms;
    * the sounds hold variants up to it); 0 or 20: only 20 ms packets. */
   unsigned packet_ms;
+  /* Overload (devices_limit_streams): sounds playing at once in the whole
+   * process (--max-streams; each of K workers carries its share, rounded
+   * up), and how late pacing may run before new Plays are refused
+   * (--max-pacing-lag-ms). 0: no bound. */
+  size_t max_streams;
+  int64_t max_pacing_lag_ns;
 } server_config;
 
 typedef struct opal_server {

@@ -70,6 +70,12 @@ static const char usage[] =
     "                       a connection whose client sends more than N bytes a\n"
     "                       second, over 10 s, is closed (default 1048576; a\n"
     "                       device sends a few hundred; 0: no bound)\n"
+    "Overload (docs/architecture.md): past either bound, a Play that would\n"
+    "start a new stream gets ack=false; the streams playing stay on time.\n"
+    "  --max-streams N      sounds playing at once, 0..10^7 (default 0: no bound)\n"
+    "  --max-pacing-lag-ms N  refuse new Plays while most packets have gone out\n"
+    "                       more than N ms late for a second or more, 0..60000\n"
+    "                       (default 50, a third of the default lead; 0: no bound)\n"
     "\n"
     "  --log-level LEVEL    debug, info, warn or error (default info)\n"
     "  --log-rate-per-device N\n"
@@ -89,7 +95,7 @@ static const char usage[] =
 enum { OPT_LISTEN = 1, OPT_ASSETS, OPT_LEAD, OPT_STORE, OPT_WORKERS, OPT_REPLICA, OPT_TLS_CERT,
        OPT_TLS_KEY, OPT_CLIENT_CA, OPT_MAX_CONNECTIONS, OPT_MAX_PER_IP, OPT_MAX_CALLS, OPT_IDLE,
        OPT_MAX_RESETS, OPT_MAX_RECEIVE, OPT_MAX_DEVICES, OPT_NEW_DEVICES, OPT_LOG_RATE, OPT_LOG, OPT_HELP,
-       OPT_VERSION, OPT_CONFIG, OPT_METRICS, OPT_PACKET_MS };
+       OPT_VERSION, OPT_CONFIG, OPT_METRICS, OPT_PACKET_MS, OPT_MAX_STREAMS, OPT_MAX_PACING_LAG };
 
 static const struct option long_options[] = {
     {"listen", required_argument, NULL, OPT_LISTEN},
@@ -112,6 +118,8 @@ static const struct option long_options[] = {
     {"new-devices-per-ip", required_argument, NULL, OPT_NEW_DEVICES},
     {"log-rate-per-device", required_argument, NULL, OPT_LOG_RATE},
     {"config", required_argument, NULL, OPT_CONFIG},
+    {"max-streams", required_argument, NULL, OPT_MAX_STREAMS},
+    {"max-pacing-lag-ms", required_argument, NULL, OPT_MAX_PACING_LAG},
     {"help", no_argument, NULL, OPT_HELP},
     {"version", no_argument, NULL, OPT_VERSION},
     {"metrics", required_argument, NULL, OPT_METRICS},
@@ -277,6 +285,15 @@ static cli_result take(int opt, const char *arg, void *ctx, FILE *out, char *err
     return take_log_rate(arg, o, err, len);
   case OPT_PACKET_MS:
     return take_packet_ms(arg, o, err, len);
+  case OPT_MAX_STREAMS:
+    if (!cli_parse_long(arg, 0, SERVER_MAX_MAX_STREAMS, &o->max_streams))
+      return cli_bad(err, len, "--max-streams", "expected 0 (no bound) to 10000000", arg);
+    return CLI_RUN;
+  case OPT_MAX_PACING_LAG:
+    if (!cli_parse_long(arg, 0, SERVER_MAX_MAX_PACING_LAG_MS, &o->max_pacing_lag_ms))
+      return cli_bad(err, len, "--max-pacing-lag-ms",
+                     "expected milliseconds from 0 (no bound) to 60000", arg);
+    return CLI_RUN;
   case OPT_HELP:
     fputs(usage, out);
     return CLI_DONE;
@@ -317,7 +334,8 @@ static void set_defaults(void *ctx) {
                         .new_devices_per_ip = {.per_s = NEW_DEVICES_DEFAULT_PER_S,
                                                .burst = NEW_DEVICES_DEFAULT_BURST},
                         .log_rate_per_device = DEVICE_LOG_DEFAULT_RATE,
-                        .packet_ms = SERVER_DEFAULT_PACKET_MS};
+                        .packet_ms = SERVER_DEFAULT_PACKET_MS,
+                        .max_pacing_lag_ms = SERVER_DEFAULT_MAX_PACING_LAG_MS};
 }
 
 static const config_program program = {

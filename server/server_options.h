@@ -25,6 +25,12 @@
 #define SERVER_MAX_MAX_DEVICES 100000000
 /* The longest audio packets granted to clients that ask (docs/protocol.md). */
 #define SERVER_DEFAULT_PACKET_MS 120
+/* Overload (docs/architecture.md, "Overload"): new Plays are refused once
+ * due packets go out this late; a third of the default lead, so the
+ * streams already playing keep 100 ms in hand while load is shed. */
+#define SERVER_DEFAULT_MAX_PACING_LAG_MS 50
+#define SERVER_MAX_MAX_PACING_LAG_MS 60000
+#define SERVER_MAX_MAX_STREAMS 10000000
 
 typedef struct server_options {
   const char *listen;
@@ -45,6 +51,8 @@ typedef struct server_options {
   config_text config; /* the config file: values taken from it point here */
   const char *metrics; /* --metrics HOST:PORT; NULL: no metrics endpoint */
   unsigned packet_ms;           /* --packet-ms: 20 (only 20 ms packets) .. 120 */
+  long max_streams;         /* --max-streams, for the whole process; 0: no bound */
+  long max_pacing_lag_ms;   /* --max-pacing-lag-ms; 0: no bound */
 } server_options;
 
 /* --replica-name, or HOSTNAME:PORT (the port of --listen). */

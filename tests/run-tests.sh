@@ -26,6 +26,7 @@ SUITES=(
   "workers|--workers K: 200 devices on 2 workers, hand-over between workers, SIGTERM, tests/workers/test_workers.py (both builds)"
   "tls|TLS and mutual TLS: certificates from scripts/opal-certs, identity from the certificate, bad certificates refused, SIGHUP renewal, tests/tls/ (both builds)"
   "health|the gRPC health service: Check, Watch, NOT_SERVING on SIGTERM and while Redis is away, --workers 2, TLS, tests/health/test_health.py (both builds)"
+  "overload|past --max-streams or --max-pacing-lag-ms Play gets ack=false, the streams playing stay on time, no connection is lost, tests/overload/ (both builds)"
   "security|hostile clients: connection, stream and device bounds, framing errors, floods, each with a bystander device on time, tests/security/ (both builds)"
   "cluster|3 replicas on one Redis behind nginx (deploy/nginx/opal.conf): one connection per device, hand-over between replicas, kill -9, 300 devices, a fleet of 1000, tests/cluster/test_cluster.py (both builds)"
   "loopback|server and scripted devices, digests compared, tests/loopback/test_loopback.py (both builds)"
@@ -196,6 +197,8 @@ for build in "${builds[@]}"; do
     run_unittest "tls ($build)" "tls$tag" $PY -m unittest discover -s tests/tls -p 'test_*.py'
   wants health && OPAL_SERVER=$server \
     run_unittest "health ($build)" "health$tag" $PY tests/health/test_health.py
+  wants overload && OPAL_SERVER=$server OPAL_DEVICE=$device \
+    run_unittest "overload ($build)" "overload$tag" $PY tests/overload/test_overload.py
   wants security && OPAL_SERVER=$server OPAL_DEVICE=$device \
     run_unittest "security ($build)" "security$tag" $PY -m unittest discover -s tests/security -p 'test_*.py'
   wants cluster && OPAL_SERVER=$server OPAL_DEVICE=$device \

@@ -15,6 +15,7 @@
 #include "devices/device_link.h"
 #include "devices/device_log_limit.h"
 #include "devices/device_machine.h"
+#include "devices/due_queue.h"
 #include "devices/playback.h"
 
 struct devices;
@@ -45,6 +46,9 @@ typedef struct device {
   device_link link; /* the connection its calls come from */
   playback playback;
   struct device *playing_prev, *playing_next; /* on devices->playing */
+  /* On devices->due at its next packet's due time, while it plays and its
+   * audio call is free; a busy call pumps it again when it is free. */
+  due_item due;
   struct device *hash_next;                   /* registry bucket chain */
   /* No open call: on the registry's `spare` or `kept` list (registry.h),
    * which it joined at `listed_ns`. */

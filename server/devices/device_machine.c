@@ -11,14 +11,14 @@ static device_outcome accept(unsigned effects) {
 }
 
 static device_outcome press(device_state *s, int button, unsigned mode_count,
-                            bool can_play) {
+                            const char *no_play) {
   switch (button) {
   case BUTTON_MODE:
     /* The sound keeps playing; the next Play decides what plays. */
     s->mode = (s->mode + 1) % mode_count;
     return accept(EFFECT_LEDS);
   case BUTTON_PLAY:
-    if (!can_play) return refuse("no audio stream open");
+    if (no_play) return refuse(no_play);
     if (s->playing) return accept(EFFECT_END_SOUND | EFFECT_START_SOUND);
     s->playing = true;
     return accept(EFFECT_LEDS | EFFECT_START_SOUND);
@@ -35,11 +35,11 @@ static device_outcome press(device_state *s, int button, unsigned mode_count,
 }
 
 device_outcome device_machine_button(device_state *s, int button, int event,
-                                     unsigned mode_count, bool can_play) {
+                                     unsigned mode_count, const char *no_play) {
   if (button < BUTTON_CONNECT || button > BUTTON_PLAY) return refuse("unknown button");
   switch (event) {
   case EVENT_PRESS:
-    return press(s, button, mode_count, can_play);
+    return press(s, button, mode_count, no_play);
   case EVENT_HOLD:
   case EVENT_RELEASE:
     /* Buttons act on PRESS; HOLD and RELEASE are acknowledged and ignored. */

@@ -25,10 +25,12 @@ typedef struct device_outcome {
 } device_outcome;
 
 /* Applies one button event. `mode_count` is how many modes have sounds;
- * `can_play` is false when the device has no audio stream open. Unknown
- * button or event values are refused (ack=false), never applied. */
+ * `no_play` is NULL when Play may start a sound, else why it may not (no
+ * audio stream open, the server at capacity): Play is then refused with
+ * that note. Unknown button or event values are refused (ack=false),
+ * never applied. */
 device_outcome device_machine_button(device_state *s, int button, int event,
-                                     unsigned mode_count, bool can_play);
+                                     unsigned mode_count, const char *no_play);
 
 /* The sound ended by itself, or its stream went away. */
 device_outcome device_machine_sound_over(device_state *s);

@@ -43,6 +43,12 @@ void devices_init(devices *ds, const sound_library *sounds, int64_t lead_ns, siz
   ds->next_sweep_ns = clock_now_ns() + DEVICES_SWEEP_NS;
   device_log_limit_init(&ds->log_limit, DEVICE_LOG_DEFAULT_RATE);
   device_store_init(&ds->kept, st);
+  due_queue_init(&ds->due);
+}
+
+void devices_limit_streams(devices *ds, size_t max_streams, int64_t max_lag_ns) {
+  ds->max_streams = max_streams;
+  ds->max_lag_ns = max_lag_ns;
 }
 
 void devices_limit_logs(devices *ds, unsigned rate) {
@@ -148,6 +154,11 @@ void devices_clear(devices *ds) {
            ds->log_tag, ds->registry.count, (unsigned long long)ds->registry.forgotten,
            (unsigned long long)c->refused_full, (unsigned long long)c->refused_rate,
            (unsigned long long)c->refused_memory, (unsigned long long)c->trims);
+  log_info("streams%s: Play refused %llu times at --max-streams, %llu times with pacing late "
+           "past --max-pacing-lag-ms", ds->log_tag, (unsigned long long)c->refused_streams,
+           (unsigned long long)c->refused_lag);
+  due_queue_clear(&ds->due); /* before the devices its items live in */
+  ds->streams = 0;
   registry_clear(&ds->registry);
   device_store_clear(&ds->kept);
   device_log_limit_clear(&ds->log_limit);
@@ -156,20 +167,30 @@ void devices_clear(devices *ds) {
 
 /* ---- Effects of the state machine ---- */
 
+static bool is_playing(const device *d) {
+  return d->playing_prev || d->devices->playing == d;
+}
+
+/* The due queue has room for every playing device (play_refusal made
+ * it before the Play), so scheduling one never fails. */
 static void link_playing(device *d) {
   devices *ds = d->devices;
-  if (d->playing_prev || ds->playing == d) return;
+  if (is_playing(d)) return;
   d->playing_next = ds->playing;
   if (ds->playing) ds->playing->playing_prev = d;
   ds->playing = d;
+  ds->streams++;
 }
 
 static void unlink_playing(device *d) {
   devices *ds = d->devices;
+  due_queue_remove(&ds->due, &d->due);
+  if (!is_playing(d)) return;
   if (d->playing_prev) d->playing_prev->playing_next = d->playing_next;
-  else if (ds->playing == d) ds->playing = d->playing_next;
+  else ds->playing = d->playing_next;
   if (d->playing_next) d->playing_next->playing_prev = d->playing_prev;
   d->playing_prev = d->playing_next = NULL;
+  ds->streams--;
 }
 
 static void current_leds(const device *d, uint32_t leds[LED_PATTERN_COUNT]) {
@@ -209,11 +230,48 @@ static void sound_over(device *d, const char *reason) {
   carry_out(d, device_machine_sound_over(&d->state).effects, reason);
 }
 
-/* Sends what is due on the audio call, if it is free. */
+/* Queues the device at its next packet's due time while it plays and its
+ * call is free; a busy call pumps it when it is free (on_audio_free_to_send). */
+static void schedule(device *d) {
+  devices *ds = d->devices;
+  int64_t due = d->audio && audio_call_can_send(d->audio)
+                    ? playback_next_due_ns(&d->playback, ds->lead_ns)
+                    : INT64_MAX;
+  if (due == INT64_MAX || !is_playing(d)) {
+    due_queue_remove(&ds->due, &d->due);
+    return;
+  }
+  /* A due time already past (an owed is_end) is due now: the loop must
+   * not wait on a deadline in the past. */
+  int64_t now = clock_now_ns();
+  (void)due_queue_set(&ds->due, &d->due, due > now ? due : now); /* room: play_refusal */
+}
+
+/* A packet due at `due_ns` went out at `now_ns`: how late, counted from
+ * the stream's start for the lead's burst (due before the Play). */
+static void note_lateness(device *d, int64_t due_ns, int64_t start_ns, int64_t now_ns) {
+  devices *ds = d->devices;
+  if (!ds->max_lag_ns) return;
+  int64_t from = due_ns > start_ns ? due_ns : start_ns;
+  pacing_lag_note(&ds->lag, now_ns - from, ds->max_lag_ns, now_ns);
+}
+
+/* Sends what is due (or due within DEVICES_PACING_EARLY_NS) on the audio
+ * call, if it is free, and queues the device for its next packet. Every
+ * packet is timed, whether the heap or the call's "free" callback sent
+ * it: a loop that falls behind sends from the callbacks. */
 static void pump(device *d) {
-  if (d->audio && playback_pump(&d->playback, &d->log, d->audio, d->devices->lead_ns,
-                                clock_now_ns()))
-    sound_over(d, "natural");
+  if (d->audio) {
+    int64_t now = clock_now_ns(), send_by = now + DEVICES_PACING_EARLY_NS;
+    int64_t due = audio_call_can_send(d->audio)
+                      ? playback_next_due_ns(&d->playback, d->devices->lead_ns)
+                      : INT64_MAX;
+    int64_t start = d->playback.start_ns;
+    bool over = playback_pump(&d->playback, &d->log, d->audio, d->devices->lead_ns, send_by);
+    if (due != INT64_MIN && due <= send_by) note_lateness(d, due, start, now);
+    if (over) sound_over(d, "natural");
+  }
+  schedule(d);
 }
 
 /* `reason` names why a sound ends, for the log. */
@@ -223,12 +281,47 @@ static void apply(device *d, unsigned effects, const char *reason) {
 }
 
 void devices_tick(devices *ds) {
-  device *d = ds->playing;
-  while (d) {
-    device *next = d->playing_next; /* pumping may unlink d */
-    pump(d);
-    d = next;
+  int64_t now = clock_now_ns();
+  due_item *it;
+  while ((it = due_queue_pop_due(&ds->due, now + DEVICES_PACING_EARLY_NS)))
+    pump(container_of(it, device, due));
+}
+
+/* ---- Overload ---- */
+
+/* Says why a Play that would start a new stream is refused, or NULL. */
+static const char *play_refusal(device *d, char *why, size_t why_len, uint64_t **count) {
+  devices *ds = d->devices;
+  if (!d->audio) return "no audio stream open";
+  if (is_playing(d)) return NULL; /* a new sound replaces its own: no new stream */
+  int64_t lag = 0;
+  bool late = ds->max_lag_ns && pacing_lag_over(&ds->lag, clock_now_ns(), &lag);
+  if (ds->max_streams && ds->streams >= ds->max_streams) {
+    *count = &ds->counts.refused_streams;
+    snprintf(why, why_len, "server at capacity: %zu streams playing (--max-streams %zu)",
+             ds->streams, ds->max_streams);
+  } else if (late) {
+    *count = &ds->counts.refused_lag;
+    snprintf(why, why_len, "server overloaded: most packets went out more than %lld ms late "
+             "for a second or more, up to %lld ms (--max-pacing-lag-ms)",
+             (long long)(ds->max_lag_ns / 1000000), (long long)(lag / 1000000));
+  } else if (!due_queue_reserve(&ds->due, ds->streams + 1)) {
+    *count = &ds->counts.refused_streams;
+    snprintf(why, why_len, "server out of memory for a new stream");
+  } else {
+    return NULL;
   }
+  return why;
+}
+
+/* The refusal's count, and once in a while a log line saying why. */
+static void log_refused_play(device *d, uint64_t *count, const char *why) {
+  devices *ds = d->devices;
+  (*count)++;
+  uint64_t n;
+  if (log_throttle_due(&ds->play_log, clock_now_ns(), &n))
+    log_warn("refused %llu Play(s) since the last such line%s: %s",
+             (unsigned long long)n, ds->log_tag, why);
 }
 
 /* ---- What the calls report ---- */
@@ -236,8 +329,14 @@ void devices_tick(devices *ds) {
 static bool on_button(void *owner, int button, int type) {
   device *d = owner;
   unsigned mode_before = d->state.mode;
+  char why[160];
+  uint64_t *count = NULL;
+  const char *no_play = button == BUTTON_PLAY && type == EVENT_PRESS
+                            ? play_refusal(d, why, sizeof why, &count)
+                            : NULL;
   device_outcome o = device_machine_button(&d->state, button, type,
-                                           d->devices->sounds->mode_count, d->audio != NULL);
+                                           d->devices->sounds->mode_count, no_play);
+  if (count) log_refused_play(d, count, why);
   DEVICE_LOG(&d->log, LOG_INFO,
              "event device=%s button=%s(%d) type=%s(%d) ack=%s mode=%u state=%s%s%s", d->id,
              wire_button_label(button), button, wire_event_label(type), type,

@@ -16,8 +16,10 @@
 #include "devices/device.h"
 #include "devices/device_log_limit.h"
 #include "devices/device_store.h"
+#include "devices/due_queue.h"
 #include "log_throttle.h"
 #include "devices/new_devices.h"
+#include "devices/pacing_lag.h"
 #include "devices/registry.h"
 #include "sounds/sound_library.h"
 #include "store/store.h"
@@ -40,7 +42,16 @@ typedef struct devices_counts {
   uint64_t refused_rate;   /* a new device over --new-devices-per-ip */
   uint64_t refused_memory; /* a new device, with the server out of memory */
   uint64_t trims;          /* memory handed back to the system (malloc_trim) */
+  uint64_t refused_streams; /* a Play (ack=false) at --max-streams */
+  uint64_t refused_lag;     /* a Play (ack=false) with pacing late past --max-pacing-lag-ms */
 } devices_counts;
+
+/* A packet goes out up to this long before it is due, never after (but
+ * for a late loop): the loop then wakes at most once per this period for
+ * every stream's packets that fall due within it, as the tick that
+ * scanned every playing device did, and the device holds at most this
+ * much more than the lead. */
+#define DEVICES_PACING_EARLY_NS (10 * 1000000LL)
 
 /* How often disconnected devices are looked at for forgetting. */
 #define DEVICES_SWEEP_NS (1000 * 1000000LL)
@@ -52,6 +63,13 @@ typedef struct devices_counts {
 typedef struct devices {
   registry registry;           /* owns every device record */
   device *playing;             /* devices with a sound in progress */
+  size_t streams;              /* how many: the length of `playing` */
+  due_queue due;               /* playing devices by their next packet's due time */
+  /* Overload: past either, a new Play is refused with ack=false. */
+  size_t max_streams;          /* 0: no bound */
+  int64_t max_lag_ns;          /* 0: no bound */
+  pacing_lag lag;              /* whether packets went out late, lastingly */
+  log_throttle play_log;       /* refused Plays */
   const sound_library *sounds; /* borrowed, outlives the devices */
   int64_t lead_ns;             /* how far audio runs ahead of real time */
   device_store kept;           /* what outlives the process */
@@ -94,10 +112,22 @@ void devices_attach_status(device *d, status_call *c, const char *via);
 void devices_attach_event(device *d, event_call *c, const char *via);
 void devices_attach_audio(device *d, audio_call *c, const char *via);
 
-/* True while any device has a sound in progress (the loop then ticks). */
+/* Overload (docs/architecture.md, "Overload"): at `max_streams` sounds in
+ * progress, or with most packets going out more than `max_lag_ns` late for
+ * a second or more (pacing_lag.h), a Play that would start a new stream is refused
+ * with ack=false, logged now and then, and counted. 0: no such bound. */
+void devices_limit_streams(devices *ds, size_t max_streams, int64_t max_lag_ns);
+
+/* True while any device has a sound in progress. */
 static inline bool devices_playing(const devices *ds) { return ds->playing != NULL; }
 
-/* Sends what is due to every playing device; called on each loop tick. */
+/* When the loop must next call devices_tick: the earliest due packet of a
+ * device whose call is free; INT64_MAX for none. */
+static inline int64_t devices_next_due_ns(const devices *ds) { return due_queue_next_ns(&ds->due); }
+
+/* Sends the packets due now (and those due within DEVICES_PACING_EARLY_NS)
+ * to the devices that have one; the others are not looked at. Call it
+ * after every loop event: it costs nothing when none is due. */
 void devices_tick(devices *ds);
 
 /* The store's work (writes due, loads that waited too long), and every

@@ -99,3 +99,10 @@ bool playback_pump(playback *p, const device_log *who, audio_call *c, int64_t le
   if (send_owed_end(p, who, c)) return false;
   return send_due_packet(p, who, c, lead_ns, now_ns);
 }
+
+int64_t playback_next_due_ns(const playback *p, int64_t lead_ns) {
+  if (p->ending.sound) return INT64_MIN; /* the owed is_end: at once */
+  const sound_cursor *cur = &p->current;
+  if (!cur->sound) return INT64_MAX;
+  return pacer_due_ns(cur->sound, cur->next, p->start_ns, lead_ns);
+}

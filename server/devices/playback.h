@@ -57,4 +57,9 @@ bool playback_abandon(playback *p, const device_log *who, const char *reason);
 bool playback_pump(playback *p, const device_log *who, audio_call *c, int64_t lead_ns,
                    int64_t now_ns);
 
+/* When playback_pump next has something to send: INT64_MIN for an owed
+ * is_end (at once), the current sound's next packet's due time, or
+ * INT64_MAX when nothing is in progress. */
+int64_t playback_next_due_ns(const playback *p, int64_t lead_ns);
+
 #endif

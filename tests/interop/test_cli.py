@@ -141,6 +141,22 @@ class CommandLineTests(OneLineErrors, unittest.TestCase):
         rc, _, err = run("--listen", "127.0.0.1:0", "--assets", self.tmp, "--store", "memory")
         self.assertOneLineError(rc, err, 1, "0-chime.opus", "truncated")
 
+    def test_overload_flags(self):
+        """--max-streams and --max-pacing-lag-ms: listed, their bounds taken
+        (--help after them ends the run once they parsed), bad values named."""
+        rc, out, _ = run("--help")
+        self.assertIn("--max-streams", out)
+        self.assertIn("--max-pacing-lag-ms", out)
+        for args in (("--max-streams", "0"), ("--max-streams", "10000000"),
+                     ("--max-pacing-lag-ms", "0"), ("--max-pacing-lag-ms", "60000")):
+            rc, out, err = run(*args, "--help")
+            self.assertEqual((rc, err), (0, ""), args)
+        for args in (("--max-streams", "-1"), ("--max-streams", "lots"),
+                     ("--max-streams", "10000001"), ("--max-pacing-lag-ms", "60001"),
+                     ("--max-pacing-lag-ms", "1.5"), ("--max-pacing-lag-ms", "")):
+            rc, _, err = run(*args)
+            self.assertOneLineError(rc, err, 2, args[0])
+
 
 def free_port():
     with socket.socket() as s:

@@ -16,7 +16,7 @@ static void mode_press_cycles_and_wraps(void **unused) {
   (void)unused;
   device_state s = idle_in(0);
   for (unsigned i = 1; i <= MODES; i++) {
-    device_outcome o = device_machine_button(&s, BUTTON_MODE, EVENT_PRESS, MODES, true);
+    device_outcome o = device_machine_button(&s, BUTTON_MODE, EVENT_PRESS, MODES, NULL);
     assert_true(o.ack);
     assert_int_equal(o.effects, EFFECT_LEDS);
     assert_int_equal(s.mode, i % MODES);
@@ -28,7 +28,7 @@ static void mode_press_cycles_and_wraps(void **unused) {
 static void mode_while_playing_keeps_the_sound(void **unused) {
   (void)unused;
   device_state s = playing_in(4);
-  device_outcome o = device_machine_button(&s, BUTTON_MODE, EVENT_PRESS, MODES, true);
+  device_outcome o = device_machine_button(&s, BUTTON_MODE, EVENT_PRESS, MODES, NULL);
   assert_true(o.ack);
   assert_int_equal(o.effects, EFFECT_LEDS);
   assert_int_equal(s.mode, 0);
@@ -38,7 +38,7 @@ static void mode_while_playing_keeps_the_sound(void **unused) {
 static void play_when_idle_starts(void **unused) {
   (void)unused;
   device_state s = idle_in(2);
-  device_outcome o = device_machine_button(&s, BUTTON_PLAY, EVENT_PRESS, MODES, true);
+  device_outcome o = device_machine_button(&s, BUTTON_PLAY, EVENT_PRESS, MODES, NULL);
   assert_true(o.ack);
   assert_int_equal(o.effects, EFFECT_LEDS | EFFECT_START_SOUND);
   assert_true(s.playing);
@@ -48,7 +48,7 @@ static void play_when_idle_starts(void **unused) {
 static void play_while_playing_preempts(void **unused) {
   (void)unused;
   device_state s = playing_in(1);
-  device_outcome o = device_machine_button(&s, BUTTON_PLAY, EVENT_PRESS, MODES, true);
+  device_outcome o = device_machine_button(&s, BUTTON_PLAY, EVENT_PRESS, MODES, NULL);
   assert_true(o.ack);
   assert_int_equal(o.effects, EFFECT_END_SOUND | EFFECT_START_SOUND);
   assert_true(s.playing);
@@ -57,7 +57,7 @@ static void play_while_playing_preempts(void **unused) {
 static void play_without_audio_stream_is_refused(void **unused) {
   (void)unused;
   device_state s = idle_in(0);
-  device_outcome o = device_machine_button(&s, BUTTON_PLAY, EVENT_PRESS, MODES, false);
+  device_outcome o = device_machine_button(&s, BUTTON_PLAY, EVENT_PRESS, MODES, "no audio stream open");
   assert_false(o.ack);
   assert_int_equal(o.effects, 0);
   assert_non_null(o.note);
@@ -67,7 +67,7 @@ static void play_without_audio_stream_is_refused(void **unused) {
 static void stop_while_playing_ends(void **unused) {
   (void)unused;
   device_state s = playing_in(3);
-  device_outcome o = device_machine_button(&s, BUTTON_STOP, EVENT_PRESS, MODES, true);
+  device_outcome o = device_machine_button(&s, BUTTON_STOP, EVENT_PRESS, MODES, NULL);
   assert_true(o.ack);
   assert_int_equal(o.effects, EFFECT_LEDS | EFFECT_END_SOUND);
   assert_false(s.playing);
@@ -77,7 +77,7 @@ static void stop_while_playing_ends(void **unused) {
 static void stop_when_idle_does_nothing(void **unused) {
   (void)unused;
   device_state s = idle_in(3);
-  device_outcome o = device_machine_button(&s, BUTTON_STOP, EVENT_PRESS, MODES, true);
+  device_outcome o = device_machine_button(&s, BUTTON_STOP, EVENT_PRESS, MODES, NULL);
   assert_true(o.ack);
   assert_int_equal(o.effects, 0);
   assert_false(s.playing);
@@ -88,7 +88,7 @@ static void connect_is_acked_without_effect(void **unused) {
   device_state states[] = {idle_in(1), playing_in(1)};
   for (int i = 0; i < 2; i++) {
     device_state before = states[i];
-    device_outcome o = device_machine_button(&states[i], BUTTON_CONNECT, EVENT_PRESS, MODES, true);
+    device_outcome o = device_machine_button(&states[i], BUTTON_CONNECT, EVENT_PRESS, MODES, NULL);
     assert_true(o.ack);
     assert_int_equal(o.effects, 0);
     assert_memory_equal(&before, &states[i], sizeof before);
@@ -101,7 +101,7 @@ static void hold_and_release_are_acked_and_ignored(void **unused) {
     for (int event = EVENT_HOLD; event <= EVENT_RELEASE; event++) {
       for (int playing = 0; playing < 2; playing++) {
         device_state s = {.mode = 2, .playing = playing};
-        device_outcome o = device_machine_button(&s, button, event, MODES, true);
+        device_outcome o = device_machine_button(&s, button, event, MODES, NULL);
         assert_true(o.ack);
         assert_int_equal(o.effects, 0);
         assert_int_equal(s.mode, 2);
@@ -116,7 +116,7 @@ static void unknown_values_are_refused_without_effect(void **unused) {
   int bad_buttons[] = {-1, 4, 7, 1000};
   for (size_t i = 0; i < sizeof bad_buttons / sizeof *bad_buttons; i++) {
     device_state s = playing_in(1);
-    device_outcome o = device_machine_button(&s, bad_buttons[i], EVENT_PRESS, MODES, true);
+    device_outcome o = device_machine_button(&s, bad_buttons[i], EVENT_PRESS, MODES, NULL);
     assert_false(o.ack);
     assert_int_equal(o.effects, 0);
     assert_string_equal(o.note, "unknown button");
@@ -125,7 +125,7 @@ static void unknown_values_are_refused_without_effect(void **unused) {
   int bad_events[] = {-1, 3, 9};
   for (size_t i = 0; i < sizeof bad_events / sizeof *bad_events; i++) {
     device_state s = idle_in(1);
-    device_outcome o = device_machine_button(&s, BUTTON_PLAY, bad_events[i], MODES, true);
+    device_outcome o = device_machine_button(&s, BUTTON_PLAY, bad_events[i], MODES, NULL);
     assert_false(o.ack);
     assert_int_equal(o.effects, 0);
     assert_string_equal(o.note, "unknown event type");
