@@ -10,6 +10,7 @@
 #include "clock.h"
 #include "devices/new_devices.h"
 #include "grpc_log.h"
+#include "grpc_mutex_checks.h"
 #include "log.h"
 #include "metrics/metrics.h"
 #include "metrics/metrics_http.h"
@@ -159,6 +160,7 @@ static int serve(const server_options *opts, worker_set *set, const sound_librar
            limits->max_calls, (long long)(limits->idle_ns / NS_PER_SEC));
   stop_signal_install(true);
   grpc_log_route();
+  grpc_mutex_checks_off();
   grpc_init();
   new_devices *rate = opts->new_devices_per_ip.per_s > 0
                           ? new_devices_create(&opts->new_devices_per_ip)

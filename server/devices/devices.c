@@ -318,6 +318,8 @@ static const char *play_refusal(device *d, char *why, size_t why_len, uint64_t *
 static void log_refused_play(device *d, uint64_t *count, const char *why) {
   devices *ds = d->devices;
   (*count)++;
+  metrics_play_refused(count == &ds->counts.refused_lag ? METRICS_PLAY_REFUSED_LAG
+                                                        : METRICS_PLAY_REFUSED_STREAMS);
   uint64_t n;
   if (log_throttle_due(&ds->play_log, clock_now_ns(), &n))
     log_warn("refused %llu Play(s) since the last such line%s: %s",

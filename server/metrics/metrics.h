@@ -37,6 +37,14 @@ typedef enum {
   METRICS_REFUSED_COUNT
 } metrics_refusal;
 
+/* Why a Play that would start a new stream got ack=false (devices.c,
+ * "Overload"). */
+typedef enum {
+  METRICS_PLAY_REFUSED_STREAMS, /* --max-streams (or no memory for a stream) */
+  METRICS_PLAY_REFUSED_LAG,     /* --max-pacing-lag-ms */
+  METRICS_PLAY_REFUSED_COUNT
+} metrics_play_refusal;
+
 /* Button and event values beyond the wire's (shared/wire.h) are counted
  * in one extra row and column, "unknown". */
 #define METRICS_BUTTONS 5
@@ -58,6 +66,7 @@ typedef struct metrics {
   atomic_uint_fast64_t devices_refused[METRICS_REFUSED_COUNT];
   atomic_uint_fast64_t events[METRICS_BUTTONS][METRICS_EVENT_TYPES];
   atomic_uint_fast64_t stream_starts;
+  atomic_uint_fast64_t plays_refused[METRICS_PLAY_REFUSED_COUNT];
   atomic_uint_fast64_t stream_ends[METRICS_END_COUNT];
   atomic_uint_fast64_t takeovers;
   atomic_uint_fast64_t calls_ended[METRICS_METHODS][METRICS_CODES];
@@ -109,6 +118,11 @@ static inline void metrics_stream_started(void) {
   atomic_fetch_add_explicit(&metrics_now.stream_starts, 1, memory_order_relaxed);
 }
 void metrics_stream_ended(const char *reason);
+
+/* A Play was refused for load. */
+static inline void metrics_play_refused(metrics_play_refusal why) {
+  atomic_fetch_add_explicit(&metrics_now.plays_refused[why], 1, memory_order_relaxed);
+}
 
 /* A new connection took a device's calls over. */
 static inline void metrics_takeover(void) {

@@ -88,6 +88,14 @@ static void streams(prom_text *t) {
     prom_label label = {"reason", reasons[i]};
     prom_text_sample_u64(t, "opal_stream_ends_total", &label, 1, load(&m->stream_ends[i]));
   }
+  prom_text_family(t, "opal_plays_refused_total", "counter",
+                   "Plays that would have started a new stream, refused with ack=false for load: "
+                   "max_streams (--max-streams), pacing_lag (--max-pacing-lag-ms).");
+  static const char *const refusals[METRICS_PLAY_REFUSED_COUNT] = {"max_streams", "pacing_lag"};
+  for (size_t i = 0; i < METRICS_PLAY_REFUSED_COUNT; i++) {
+    prom_label label = {"reason", refusals[i]};
+    prom_text_sample_u64(t, "opal_plays_refused_total", &label, 1, load(&m->plays_refused[i]));
+  }
   one_value(t, "opal_takeovers_total", "counter",
             "Times a new connection took a device's calls over from an older one.",
             load(&m->takeovers));
