@@ -31,6 +31,7 @@ import sys
 import tempfile
 import time
 import unittest
+import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "interop"))
@@ -101,9 +102,19 @@ def wait_lines(server, pattern, n, timeout):
         time.sleep(0.05)
 
 
+def scrape_metrics(server):
+    """The server's /metrics page (--metrics 127.0.0.1:0: the port is logged)."""
+    line = wait_lines(server, r"metrics on http://\S+/metrics", 1, 5 * SLOW)
+    assert line, "no metrics line in the log:\n" + server.log_tail()
+    url = re.search(r"(http://\S+/metrics)", line[0]).group(1)
+    with urllib.request.urlopen(url, timeout=5 * SLOW) as page:
+        return page.read().decode()
+
+
 class MaxStreamsTests(unittest.TestCase):
     def test_plays_past_the_bound_are_refused_and_streams_stay_on_time(self):
-        server = start_server(self, ["--max-streams", "3", "--max-pacing-lag-ms", "0"])
+        server = start_server(self, ["--max-streams", "3", "--max-pacing-lag-ms", "0",
+                                     "--metrics", "127.0.0.1:0"])
         tmp = tempfile.mkdtemp(prefix="opal-overload-")
         self.addCleanup(shutil.rmtree, tmp, True)
         script = os.path.join(tmp, "long.script")
@@ -141,13 +152,16 @@ class MaxStreamsTests(unittest.TestCase):
         self.assertEqual(len(ends), 3, server.log_tail())
         for line in ends:  # every packet up to the Stop went out (packets=SENT/TOTAL)
             sent = int(re.search(r"packets=(\d+)/", line).group(1))
-            self.assertGreater(sent, 250, line)  # 6 s of 20 ms packets and more
+            size = re.search(r"packet_ms=(\d+)", line)
+            ms = int(size.group(1)) if size else 20
+            self.assertGreater(sent * ms, 5000, line)  # 6 s of audio and more, whatever the packet size
 
         # Capacity came back: the same refused device plays now, and none
         # of the refused devices lost a call.
         self.assertTrue(extras[0].press(PLAY), "Play refused with no stream playing")
         for c in extras:
             self.assertEqual(c.ended, {}, "%s lost a call: %r" % (c.device_id, c.ended))
+        self.assertIn('opal_plays_refused_total{reason="max_streams"} 3\n', scrape_metrics(server))
         for c in extras:
             c.disconnect()
         code, why = server.stop()
