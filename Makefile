@@ -283,7 +283,7 @@ $(FUZZ_BUILD)/server_audio_request: $(call fuzz_obj,server/calls/audio_call.c \
     server/sounds/audio_packet.c $(FUZZ_SERVER_RPC))
 $(FUZZ_BUILD)/server_metadata: $(call fuzz_obj,shared/metadata.c shared/device_id.c \
     server/devices/device_link.c)
-$(FUZZ_BUILD)/server_ogg_opus: $(call fuzz_obj,server/sounds/ogg_opus_reader.c server/sounds/sound.c \
+$(FUZZ_BUILD)/server_ogg_opus: $(call fuzz_obj,server/sounds/ogg_opus_reader.c server/sounds/sound.c shared/packet_digest.c \
     tests/fuzz/fuzz_file.c)
 # The machine runs with the harness's clock (tests/fuzz/server_device_machine.c),
 # so shared/clock.c is left out.

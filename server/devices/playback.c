@@ -19,7 +19,10 @@ static void send_next(audio_call *c, sound_cursor *cur, bool is_end) {
   const sound *s = cur->sound;
   size_t i = cur->next++;
   const uint8_t *data = sound_packet_data(s, i);
-  packet_digest_add(&cur->sent, data, s->packets[i].size);
+  /* Packets go out in order from the first: what was sent is a prefix. */
+  cur->sent.hash = s->packets[i].digest_after;
+  cur->sent.packets++;
+  cur->sent.bytes += s->packets[i].size;
   audio_call_send_packet(c, data, s->packets[i].size, i == 0, is_end);
 }
 

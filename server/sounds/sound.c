@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "packet_digest.h"
+
 static int grow(void **buf, size_t *cap, size_t need, size_t elem) {
   if (need <= *cap) return 0;
   size_t cap2 = *cap ? *cap : 64;
@@ -20,10 +22,15 @@ int sound_append(sound *s, const uint8_t *data, size_t size, uint32_t samples) {
            sizeof *s->packets) != 0)
     return -1;
   memcpy(s->arena + s->arena_used, data, size);
+  packet_digest prefix;
+  packet_digest_init(&prefix);
+  if (s->count > 0) prefix.hash = s->packets[s->count - 1].digest_after;
+  packet_digest_add(&prefix, data, size);
   s->packets[s->count] = (sound_packet){
       .offset = s->arena_used,
       .size = (uint32_t)size,
       .start_sample = s->total_samples,
+      .digest_after = prefix.hash,
   };
   s->count++;
   s->arena_used += size;

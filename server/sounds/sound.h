@@ -14,6 +14,11 @@ typedef struct sound_packet {
   size_t offset; /* of the packet's bytes in the sound's arena */
   uint32_t size;
   uint64_t start_sample; /* position of the packet's first sample, at 48 kHz */
+  /* The packet_digest hash of packets 0 to this one. A stream sends a
+   * sound's packets in order from the first, so what it has sent is always
+   * such a prefix: its digest is read here, not hashed byte by byte per
+   * stream (the hashing was the largest cost of our own per packet). */
+  uint64_t digest_after;
 } sound_packet;
 
 typedef struct sound {

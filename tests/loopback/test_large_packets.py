@@ -28,20 +28,13 @@ import math
 import os
 import re
 import shutil
-import signal
 import subprocess
 import tempfile
-import threading
 import unittest
 import wave
 
 import ogg_opus_join
-
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-SERVER = os.environ.get("OPAL_SERVER") or os.path.join(REPO, "build", "opal-server")
-DEVICE = os.environ.get("OPAL_DEVICE") or os.path.join(REPO, "build", "opal-device")
-ASSETS = os.path.join(REPO, "assets")
-STREAM_END = re.compile(r"stream end device=(\S+) mode=(\d+) reason=(\S+) packets=(\d+)/(\d+) digest=([0-9a-f]+)")
+from test_loopback import ASSETS, DEVICE, SERVER, Server
 MODES = 5
 # Mode 0 (2.8 s) plays to its end; the others are stopped after this long.
 PLAY_MS = 1500
@@ -93,44 +86,6 @@ def rms(path):
     return math.sqrt(sum(s * s for s in samples) / len(samples))
 
 
-class Server:
-    """The real server on a free loopback port."""
-
-    def __init__(self, assets):
-        self.lines = []
-        self.proc = subprocess.Popen([SERVER, "--listen", "127.0.0.1:0", "--assets", assets, "--store", "memory"],
-                                     stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
-        self._ready = threading.Event()
-        self.port = None
-        self.reader = threading.Thread(target=self._drain, daemon=True)
-        self.reader.start()
-        if not self._ready.wait(15):
-            self.kill()
-            raise AssertionError("server did not start: %s" % "\n".join(self.lines))
-
-    def _drain(self):
-        for line in self.proc.stderr:
-            self.lines.append(line.rstrip("\n"))
-            m = re.search(r"listening on [^ ]*:(\d+)", line)
-            if m:
-                self.port = int(m.group(1))
-                self._ready.set()
-
-    def stream_ends(self, device_id):
-        return [m.groups() for m in map(STREAM_END.search, list(self.lines)) if m and m.group(1) == device_id]
-
-    def kill(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.reader.join(5)
-        self.proc.stderr.close()
-
-
 def mode_script(mode):
     """Selects `mode` (the server starts a device in mode 0), plays it and,
     but for the short mode 0, stops it; then waits for the buffer to drain."""
@@ -152,7 +107,7 @@ class LargePacketsBase(unittest.TestCase):
     def setUp(self):
         self.tmp = tempfile.mkdtemp(prefix="opal-large-packets-")
         self.addCleanup(shutil.rmtree, self.tmp, True)
-        self.server = Server(self.sounds_folder())
+        self.server = Server(assets=self.sounds_folder())
         self.addCleanup(self.server.kill)
 
     def sounds_folder(self):
@@ -213,9 +168,15 @@ class LargePacketsBase(unittest.TestCase):
 
 @unittest.skipUnless(shutil.which("opusenc") and shutil.which("opusdec"), "needs opus-tools (opusenc, opusdec)")
 class LargePacketsFromFiles(LargePacketsBase):
-    """60 ms packets from the sound files themselves: any server."""
+    """60 ms packets from the sound files themselves: any server. The
+    device asks for that size, so a server that repacketizes (the `packets`
+    of docs/protocol.md) sends the files' packets as they are."""
 
     packet_ms = 60
+
+    @property
+    def device_args(self):
+        return ["--packet-ms", str(self.packet_ms)]
 
     def sounds_folder(self):
         folder = os.path.join(self.tmp, "sounds")

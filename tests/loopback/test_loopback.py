@@ -38,11 +38,11 @@ class Server:
     `args`, more flags; a wrapped server (an emulator, valgrind) is given
     longer to start and stop."""
 
-    def __init__(self, port=0, command=None, args=()):
+    def __init__(self, port=0, command=None, args=(), assets=ASSETS):
         command = command or SERVER_WRAPPER + [SERVER]
         self.slow = len(command) > 1
         self.lines = []
-        self.proc = subprocess.Popen(command + ["--listen", "127.0.0.1:%d" % port, "--assets", ASSETS,
+        self.proc = subprocess.Popen(command + ["--listen", "127.0.0.1:%d" % port, "--assets", assets,
                                                 "--store", "memory", *args],
                                      stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
         self._ready = threading.Event()

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "calls/packet_ms.h"
+#include "packet_digest.h"
 #include "sounds/sound_library.h"
 #include "sounds/sound_repacketize.h"
 
@@ -104,6 +105,26 @@ static void variants_decode_to_the_same_samples(void **unused) {
     size_t own = base->arena_cap + base->packets_cap * sizeof *base->packets;
     printf("# %s: %zu bytes as 20 ms packets, %zu with its variants (+%zu)\n", base->name, own,
            sound_bytes(base), sound_bytes(base) - own);
+  }
+}
+
+/* What a stream that sent packets 0..i has sent: the digest each packet
+ * keeps equals hashing the packets in order, for the 20 ms packets and
+ * every variant (playback.c reads it instead of hashing). */
+static void check_prefix_digests(const sound *s) {
+  packet_digest d;
+  packet_digest_init(&d);
+  for (size_t i = 0; i < s->count; i++) {
+    packet_digest_add(&d, sound_packet_data(s, i), s->packets[i].size);
+    assert_int_equal(s->packets[i].digest_after, d.hash);
+  }
+}
+
+static void packets_keep_the_digest_of_their_prefix(void **unused) {
+  (void)unused;
+  for (unsigned m = 0; m < lib.mode_count; m++) {
+    check_prefix_digests(&lib.sounds[m]);
+    for (size_t k = 0; k < lib.sounds[m].larger_count; k++) check_prefix_digests(&lib.sounds[m].larger[k]);
   }
 }
 
@@ -197,6 +218,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(variants_decode_to_the_same_samples),
       cmocka_unit_test(variants_fill_their_packets),
+      cmocka_unit_test(packets_keep_the_digest_of_their_prefix),
       cmocka_unit_test(picking_a_variant),
       cmocka_unit_test(variants_stop_at_the_cap),
       cmocka_unit_test(grants),
