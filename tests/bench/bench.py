@@ -334,7 +334,12 @@ def pacing_lag(m, starts, lags, lead_ms):
     if not st or not end:
         return
     sent = int(end.group(2)) - (2 if end.group(1) in ("stop", "preempted") else 1)
-    due_ms = st[1] * sent - lead_ms
+    # The start line counts the sound's 20 ms packets; the end line what the
+    # device was sent, in packets of packet_ms (a few may be shorter where
+    # the coding changes: to within a packet, as above).
+    size = re.search(r"packet_ms=(\d+)", rest)
+    per_ms = float(size.group(1)) if size else st[1]
+    due_ms = per_ms * sent - lead_ms
     if due_ms > 0:
         lags.append(max(0.0, (t - st[0]) * 1000.0 - due_ms))
 
