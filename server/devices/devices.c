@@ -267,7 +267,7 @@ static void pump(device *d) {
                       ? playback_next_due_ns(&d->playback, d->devices->lead_ns)
                       : INT64_MAX;
     int64_t start = d->playback.start_ns;
-    bool over = playback_pump(&d->playback, &d->log, d->audio, d->devices->lead_ns, send_by);
+    bool over = playback_pump(&d->playback, &d->log, d->audio, d->devices->lead_ns, now, send_by);
     if (due != INT64_MIN && due <= send_by) note_lateness(d, due, start, now);
     if (over) sound_over(d, "natural");
   }

@@ -75,9 +75,9 @@ static bool send_owed_end(playback *p, const device_log *who, audio_call *c) {
 /* The current sound's next packet, if pacing says it is due. True when it
  * was the last. */
 static bool send_due_packet(playback *p, const device_log *who, audio_call *c, int64_t lead_ns,
-                            int64_t now_ns) {
+                            int64_t now_ns, int64_t send_by_ns) {
   sound_cursor *cur = &p->current;
-  if (!cur->sound || !pacer_is_due(cur->sound, cur->next, p->start_ns, lead_ns, now_ns))
+  if (!cur->sound || !pacer_is_due(cur->sound, cur->next, p->start_ns, lead_ns, send_by_ns))
     return false;
   /* The packet size is the call's grant when the sound starts: every
    * variant's packet 0 starts at sample 0, so it is due at once all the same. */
@@ -97,10 +97,10 @@ static bool send_due_packet(playback *p, const device_log *who, audio_call *c, i
 }
 
 bool playback_pump(playback *p, const device_log *who, audio_call *c, int64_t lead_ns,
-                   int64_t now_ns) {
+                   int64_t now_ns, int64_t send_by_ns) {
   if (!audio_call_can_send(c)) return false;
   if (send_owed_end(p, who, c)) return false;
-  return send_due_packet(p, who, c, lead_ns, now_ns);
+  return send_due_packet(p, who, c, lead_ns, now_ns, send_by_ns);
 }
 
 int64_t playback_next_due_ns(const playback *p, int64_t lead_ns) {

@@ -51,11 +51,12 @@ void playback_end(playback *p, const device_log *who, const char *reason);
  * True when a sound was playing, so the sound is over. */
 bool playback_abandon(playback *p, const device_log *who, const char *reason);
 
-/* Sends on `c` what is due at `now_ns` (the owed is_end first), if `c` is
- * free. True when that was the current sound's last packet: the sound is
- * over. */
+/* Sends on `c` what is due by `send_by_ns` (the owed is_end first), if `c`
+ * is free; a packet may leave a little before it is due, and how late it
+ * left is measured at `now_ns`. True when that was the current sound's
+ * last packet: the sound is over. */
 bool playback_pump(playback *p, const device_log *who, audio_call *c, int64_t lead_ns,
-                   int64_t now_ns);
+                   int64_t now_ns, int64_t send_by_ns);
 
 /* When playback_pump next has something to send: INT64_MIN for an owed
  * is_end (at once), the current sound's next packet's due time, or
