@@ -96,7 +96,17 @@ LOG_ROOT=build/test-logs
 LOG_DIR=$LOG_ROOT/$(date +%Y%m%d-%H%M%S)
 [[ -e $LOG_DIR ]] && LOG_DIR=$LOG_DIR-$$
 
+# Each suite's time, for the list of the slowest at the end (the whole run
+# should stay well under 20 minutes).
+timings=()
+suite_started=$SECONDS
+begin() { # title
+  echo "=== $1"
+  suite_started=$SECONDS
+}
+
 record() { # title log-name output passed failed
+  timings+=("$((SECONDS - suite_started)) s  $1")
   passed=$((passed + $4))
   failed=$((failed + $5))
   if [[ $5 -gt 0 ]]; then
@@ -110,7 +120,7 @@ record() { # title log-name output passed failed
 # dies before printing them counts as one failure.
 run_cmocka() { # title log-name binary
   local title=$1 log=$2 bin=$3 out rc p f
-  echo "=== $title"
+  begin "$title"
   out=$("$bin" 2>&1)
   rc=$?
   echo "$out"
@@ -126,7 +136,7 @@ run_cmocka() { # title log-name binary
 run_counted() { # title log-name command...
   local title=$1 log=$2 rc out p f
   shift 2
-  echo "=== $title"
+  begin "$title"
   out=$("$@" 2>&1)
   rc=$?
   echo "$out"
@@ -141,7 +151,7 @@ run_counted() { # title log-name command...
 run_unittest() { # title log-name command...
   local title=$1 log=$2 rc out ran f sk p
   shift 2
-  echo "=== $title"
+  begin "$title"
   out=$("$@" 2>&1)
   rc=$?
   echo "$out"
@@ -261,6 +271,8 @@ wants fuzz &&
   run_counted "fuzz harnesses (build/fuzz)" "fuzz" tests/fuzz/run-fuzz.sh --replay "${FUZZ_TEST_SECONDS:-3}"
 
 echo
+echo "slowest suites ($((SECONDS / 60)) min $((SECONDS % 60)) s in all):"
+printf '%s\n' "${timings[@]}" | sort -rn | head -8 | sed 's/^/  /'
 for f in "${failures[@]}"; do echo "FAILED: $f"; done
 for s in "${skips[@]}"; do echo "skipped: $s"; done
 [[ $skipped -gt 0 ]] && echo "$skipped skipped (see the suites' reasons above)"
