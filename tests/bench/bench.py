@@ -777,6 +777,18 @@ def p99_of(final, key):
     return d["p99"] if d else None
 
 
+def add_search(r, search, cfg, prefix, title):
+    """A scenario's streaming search: its rows (named with prefix), its
+    steps' table (titled title) and its largest good N, into result r."""
+    rows, extra = search_rows(search, cfg, prefix)
+    r["rows"] += rows
+    r["anomalies"] += extra
+    r["steps"], r["stream_s"], r["budget_note"] = search["steps"], cfg["stream_s"], search["note"]
+    r["search_title"] = title
+    r["last_good_n"] = search["good"]["n"] if search["good"] else None
+    r["search_grain"] = cfg["stream_grain"]
+
+
 def scenario_workers(cfg, tmpdir, share_s, deadline):
     """The same streaming fleet against --workers 1 and --workers 2, one
     right after the other, so the ratio is measured side by side; then the
@@ -806,13 +818,7 @@ def scenario_workers(cfg, tmpdir, share_s, deadline):
     print("  workers: largest N for --workers 2 ...", file=sys.stderr, flush=True)
     seed = [runs[1]] if runs[1]["status"] == "ok" else []
     search = streaming_search(cfg, tmpdir, share_s, deadline, ["--workers", "2"], "-w2", seed)
-    rows, extra = search_rows(search, cfg, "2 workers: ")
-    r["rows"] += rows
-    r["anomalies"] += extra
-    r["steps"], r["stream_s"], r["budget_note"] = search["steps"], cfg["stream_s"], search["note"]
-    r["search_title"] = "Streaming search with --workers 2"
-    r["last_good_n"] = search["good"]["n"] if search["good"] else None
-    r["search_grain"] = cfg["stream_grain"]
+    add_search(r, search, cfg, "2 workers: ", "Streaming search with --workers 2")
     return r
 
 
@@ -858,12 +864,7 @@ def scenario_packets(cfg, tmpdir, share_s, deadline):
     small_cfg = dict(cfg, stream_steps=cfg["packets_steps"], stream_down=cfg["packets_down"])
     seed = [runs[0]] if runs[0]["status"] == "ok" else []
     search = streaming_search(small_cfg, tmpdir, share_s, deadline, ["--packet-ms", "20"], "-p20", seed)
-    rows, extra = search_rows(search, small_cfg, "20 ms packets: ")
-    r["rows"] += rows
-    r["anomalies"] += extra
-    r["steps"], r["stream_s"], r["budget_note"] = search["steps"], cfg["stream_s"], search["note"]
-    r["search_title"] = "Streaming search with --packet-ms 20"
-    r["last_good_n"] = search["good"]["n"] if search["good"] else None
+    add_search(r, search, small_cfg, "20 ms packets: ", "Streaming search with --packet-ms 20")
     return r
 
 
